@@ -1,0 +1,3 @@
+export * from './credentials.js';
+export * from './scope.js';
+export * from './registry-tokens.js';

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+export const listenAddress = z.object({ host: z.string(), port: z.number().int().min(0).max(65535) });
+
+export const databaseConfig = z.discriminatedUnion('dialect', [
+  z.object({ dialect: z.literal('sqlite'), file: z.string() }),
+  z.object({ dialect: z.literal('postgres'), url: z.string() }),
+]);
+
+export const storageConfig = z.discriminatedUnion('driver', [
+  z.object({ driver: z.literal('filesystem'), root: z.string() }),
+  z.object({
+    driver: z.literal('s3'),
+    bucket: z.string(),
+    prefix: z.string(),
+    endpoint: z.string().optional(),
+    region: z.string(),
+    forcePathStyle: z.boolean(),
+    accessKeyId: z.string().optional(),
+    secretAccessKey: z.string().optional(),
+  }),
+]);
+
+export const configSchema = z.object({
+  dataDir: z.string(),
+  role: z.enum(['all', 'api', 'registry']),
+  apiListen: listenAddress,
+  registryListen: listenAddress,
+  /** Public `host[:port]` of the registry, as it appears in image references and config.json. */
+  registryHost: z.string(),
+  /** Public base URL of the API, used for absolute pagination links. */
+  apiUrl: z.string(),
+  database: databaseConfig,
+  storage: storageConfig,
+  bootstrapToken: z.string().optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Lifetime of read-only registry JWTs. */
+  tokenTtlSeconds: z.number().int().positive(),
+  /** Upper bound on the lifetime of write-scoped registry JWTs. */
+  writeTokenTtlSeconds: z.number().int().positive(),
+  /** Upload sessions idle for longer than this are removed. */
+  uploadTtlSeconds: z.number().int().positive(),
+  maxManifestBytes: z.number().int().positive(),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type DatabaseConfig = z.infer<typeof databaseConfig>;
+export type StorageConfig = z.infer<typeof storageConfig>;
+export type ListenAddress = z.infer<typeof listenAddress>;

@@ -1,0 +1,7 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001-init.js';
+
+/** Every migration, listed statically so bundling and renames cannot lose one. */
+export const migrations: Record<string, Migration> = {
+  '0001-init': m0001,
+};

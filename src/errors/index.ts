@@ -1,0 +1,2 @@
+export { codes, type ErrorCode, type CodeDef } from './codes.js';
+export { AppError, isAppError, toOciBody, toDoBody } from './app-error.js';

@@ -1,0 +1,66 @@
+import { AppError } from '../../errors/index.js';
+import { parseDigest } from '../../oci/index.js';
+import type { OciRequest } from './request.js';
+
+export function checkDigest(digest: string): void {
+  const parsed = parseDigest(digest);
+  if (parsed === 'unsupported-algorithm') throw new AppError('DIGEST_INVALID', `unsupported digest algorithm in "${digest}"; use sha256 or sha512`);
+  if (parsed === 'malformed') throw new AppError('DIGEST_INVALID', `"${digest}" is not a valid digest`);
+}
+
+/** Parses a single `bytes=` range against the blob size; undefined means the whole blob. */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (!header) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const unsatisfiable = () => new AppError('RANGE_INVALID', `range "${header}" cannot be satisfied for a blob of ${size} bytes`, { headers: { 'Content-Range': `bytes */${size}` } });
+  if (!m || (m[1] === '' && m[2] === '')) throw unsatisfiable();
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) throw unsatisfiable();
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) throw unsatisfiable();
+  return { start, end };
+}
+
+export async function getBlob(r: OciRequest, digest: string, head: boolean): Promise<void> {
+  checkDigest(digest);
+  const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
+  const stat = repository ? await r.ctx.blobs.stat(repository.id, digest) : undefined;
+  if (!repository || !stat) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is not in ${r.name.full}`, { detail: { digest } });
+  const range = parseRange(r.req.headers.range, stat.size);
+  r.reply
+    .header('Docker-Content-Digest', digest)
+    .header('ETag', `"${digest}"`)
+    .header('Accept-Ranges', 'bytes')
+    .header('Cache-Control', 'max-age=31536000')
+    .header('Content-Type', 'application/octet-stream');
+  if (range) {
+    r.reply.status(206).header('Content-Range', `bytes ${range.start}-${range.end}/${stat.size}`).header('Content-Length', String(range.end - range.start + 1));
+  } else {
+    r.reply.status(200).header('Content-Length', String(stat.size));
+  }
+  if (head) {
+    r.reply.send();
+    return;
+  }
+  if (stat.size === 0) {
+    r.reply.send(Buffer.alloc(0));
+    return;
+  }
+  r.reply.send(await r.ctx.blobs.open(repository.id, digest, range));
+}
+
+export async function deleteBlob(r: OciRequest, digest: string): Promise<void> {
+  checkDigest(digest);
+  const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
+  if (!repository) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is not in ${r.name.full}`, { detail: { digest } });
+  await r.ctx.blobs.unlink(repository.id, digest);
+  r.reply.status(202).header('Content-Length', '0').send();
+}

@@ -1,0 +1,142 @@
+import type { IncomingMessage } from 'node:http';
+import { AppError } from '../../errors/index.js';
+import { parseRepositoryName } from '../../oci/index.js';
+import { checkDigest } from './blobs.js';
+import { repoPath, type OciRequest } from './request.js';
+
+/**
+ * Upload URLs carry the offset they were issued for, so a client retrying an older URL (or a
+ * chunk at the wrong place) gets 416 with the real Range instead of corrupting the blob.
+ */
+function uploadLocation(r: OciRequest, uploadId: string, offset: number): string {
+  return `${repoPath(r.name)}/blobs/uploads/${uploadId}?_state=${offset}`;
+}
+
+function setUploadHeaders(r: OciRequest, uploadId: string, offset: number): void {
+  r.reply
+    .header('Location', uploadLocation(r, uploadId, offset))
+    .header('Docker-Upload-UUID', uploadId)
+    .header('Range', `0-${Math.max(0, offset - 1)}`)
+    .header('Content-Length', '0');
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return Number(length) > 0;
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+/** Where the client believes this chunk starts: Content-Range first, then the URL's state. */
+function claimedStart(r: OciRequest): number | undefined {
+  const header = r.req.headers['content-range'];
+  if (header) {
+    const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(header.trim());
+    if (!m) throw new AppError('RANGE_INVALID', `malformed Content-Range "${header}"; expected <start>-<end>`);
+    const start = Number(m[1]);
+    const end = Number(m[2]);
+    const length = r.req.headers['content-length'];
+    if (end < start || (length !== undefined && Number(length) !== end - start + 1)) {
+      throw new AppError('RANGE_INVALID', `Content-Range ${header} does not match Content-Length ${length ?? '(none)'}`);
+    }
+    return start;
+  }
+  const state = r.query.get('_state');
+  return state !== null && /^\d+$/.test(state) ? Number(state) : undefined;
+}
+
+export async function startUpload(r: OciRequest): Promise<void> {
+  const repository = await r.ctx.repositories.ensure(r.registry.id, r.name.path);
+  const mount = r.query.get('mount');
+  const from = r.query.get('from');
+  if (mount !== null) {
+    checkDigest(mount);
+    if (from !== null && (await tryMount(r, repository.id, mount, from))) return;
+  }
+  const digest = r.query.get('digest');
+  if (digest !== null) {
+    const blob = await r.ctx.uploads.putMonolithic(repository.id, digest, r.req.raw);
+    r.reply
+      .status(201)
+      .header('Location', `${repoPath(r.name)}/blobs/${blob.digest}`)
+      .header('Docker-Content-Digest', blob.digest)
+      .header('Content-Length', '0')
+      .send();
+    return;
+  }
+  const upload = await r.ctx.uploads.start(repository.id);
+  if (hasBody(r.req.raw)) {
+    const updated = await r.ctx.uploads.append(repository.id, upload.id, r.req.raw, 0);
+    setUploadHeaders(r, upload.id, updated.received_bytes);
+  } else {
+    setUploadHeaders(r, upload.id, 0);
+  }
+  r.reply.status(202).send();
+}
+
+/** Cross-repository mount; only from a repository the caller may pull from. */
+async function tryMount(r: OciRequest, targetRepositoryId: string, digest: string, from: string): Promise<boolean> {
+  const source = parseRepositoryName(from);
+  if (typeof source === 'string' || !(await r.caller.allows(source.full, 'pull'))) return false;
+  const sourceRegistry = await r.ctx.registries.byName(source.registry);
+  if (!sourceRegistry || sourceRegistry.team_id !== r.caller.teamId) return false;
+  const sourceRepository = await r.ctx.repositories.find(sourceRegistry.id, source.path);
+  if (!sourceRepository) return false;
+  if (!(await r.ctx.blobs.mount(targetRepositoryId, sourceRepository.id, digest))) return false;
+  r.reply
+    .status(201)
+    .header('Location', `${repoPath(r.name)}/blobs/${digest}`)
+    .header('Docker-Content-Digest', digest)
+    .header('Content-Length', '0')
+    .send();
+  return true;
+}
+
+async function repositoryFor(r: OciRequest, uploadId: string): Promise<string> {
+  const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
+  if (!repository) throw new AppError('BLOB_UPLOAD_UNKNOWN', `upload ${uploadId} is unknown`, { detail: { uuid: uploadId } });
+  return repository.id;
+}
+
+export async function uploadStatus(r: OciRequest, uploadId: string): Promise<void> {
+  const upload = await r.ctx.uploads.get(await repositoryFor(r, uploadId), uploadId);
+  setUploadHeaders(r, upload.id, upload.received_bytes);
+  r.reply.status(204).send();
+}
+
+export async function patchUpload(r: OciRequest, uploadId: string): Promise<void> {
+  const repositoryId = await repositoryFor(r, uploadId);
+  const start = await startOrRange(r, repositoryId, uploadId);
+  const upload = await r.ctx.uploads.append(repositoryId, uploadId, r.req.raw, start);
+  setUploadHeaders(r, upload.id, upload.received_bytes);
+  r.reply.status(202).send();
+}
+
+export async function finishUpload(r: OciRequest, uploadId: string): Promise<void> {
+  const digest = r.query.get('digest');
+  if (digest === null) throw new AppError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
+  const repositoryId = await repositoryFor(r, uploadId);
+  const start = await startOrRange(r, repositoryId, uploadId);
+  const blob = await r.ctx.uploads.complete(repositoryId, uploadId, digest, hasBody(r.req.raw) ? r.req.raw : undefined, start);
+  r.reply
+    .status(201)
+    .header('Location', `${repoPath(r.name)}/blobs/${blob.digest}`)
+    .header('Docker-Content-Digest', blob.digest)
+    .header('Content-Length', '0')
+    .send();
+}
+
+/** Sets the upload headers first so a 416 carries Location and Range too. */
+async function startOrRange(r: OciRequest, repositoryId: string, uploadId: string): Promise<number | undefined> {
+  const start = claimedStart(r);
+  if (start !== undefined) {
+    const upload = await r.ctx.uploads.get(repositoryId, uploadId);
+    setUploadHeaders(r, upload.id, upload.received_bytes);
+    r.reply.removeHeader('Content-Length');
+  }
+  return start;
+}
+
+export async function cancelUpload(r: OciRequest, uploadId: string): Promise<void> {
+  await r.ctx.uploads.cancel(await repositoryFor(r, uploadId), uploadId);
+  r.reply.status(204).send();
+}

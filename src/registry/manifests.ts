@@ -1,0 +1,191 @@
+import { randomUUID } from 'node:crypto';
+import type { Db, Manifest } from '../db/index.js';
+import { AppError } from '../errors/index.js';
+import { digestOf, parseDigest, parseManifest, type Descriptor, type ParsedManifest } from '../oci/index.js';
+import { blobKey, BlobNotFoundError, type BlobDriver } from '../storage/index.js';
+import { BlobService } from './blobs.js';
+import { ByteLru } from './byte-lru.js';
+
+export interface PutManifestResult {
+  digest: string;
+  subject: string | undefined;
+}
+
+/**
+ * Manifests: validated on push (every referenced blob and child manifest must be visible in
+ * the repository), stored as content-addressed bytes, described by rows that tags, referrers
+ * and the management API read.
+ */
+export class ManifestService {
+  /** Manifest bytes are immutable per digest, so any node may cache them. */
+  private readonly cache = new ByteLru(64 * 1024 * 1024);
+
+  constructor(
+    private readonly db: Db,
+    private readonly driver: BlobDriver,
+  ) {}
+
+  async put(repositoryId: string, reference: string, bytes: Buffer, contentType: string, tags: readonly string[] = []): Promise<PutManifestResult> {
+    let digest = digestOf(bytes);
+    if (reference.includes(':')) {
+      const wanted = parseDigest(reference);
+      if (typeof wanted !== 'object') throw new AppError('DIGEST_INVALID', `"${reference}" is not a valid digest`);
+      digest = wanted.algorithm === 'sha256' ? digest : digestOf(bytes, wanted.algorithm);
+      if (digest !== wanted.value) throw new AppError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${wanted.value}`, { detail: { digest: wanted.value } });
+    } else {
+      tags = [reference, ...tags];
+    }
+    const parsed = parseManifest(bytes, contentType);
+    const childSizes = await this.checkReferences(repositoryId, parsed);
+
+    if (!(await this.driver.stat(blobKey(digest)))) await this.driver.put(blobKey(digest), bytes);
+    this.cache.set(digest, bytes);
+
+    const now = Date.now();
+    await this.db.transaction().execute(async (tx) => {
+      await BlobService.record(tx, repositoryId, digest, bytes.length);
+      let manifestId = (await tx.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst())?.id;
+      if (!manifestId) {
+        manifestId = randomUUID();
+        await tx
+          .insertInto('manifests')
+          .values({
+            id: manifestId,
+            repository_id: repositoryId,
+            digest,
+            media_type: parsed.mediaType,
+            artifact_type: parsed.artifactType ?? null,
+            subject_digest: parsed.subject?.digest ?? null,
+            annotations: parsed.annotations ? JSON.stringify(parsed.annotations) : null,
+            size: bytes.length,
+            blobs_size: parsed.isIndex ? childSizes : parsed.blobs.reduce((sum, d) => sum + d.size, 0),
+            created_at: now,
+          })
+          .execute();
+        const refs = [
+          ...(parsed.config ? [parsed.config] : []).map((d) => ({ kind: 'blob', d })),
+          ...parsed.layers.map((d) => ({ kind: 'blob', d })),
+          ...parsed.manifests.map((d) => ({ kind: 'manifest', d })),
+        ];
+        if (refs.length > 0) {
+          await tx
+            .insertInto('manifest_refs')
+            .values(refs.map((r, position) => ({ manifest_id: manifestId!, kind: r.kind, digest: r.d.digest, size: r.d.size, position })))
+            .execute();
+        }
+      }
+      for (const tag of new Set(tags)) {
+        await tx
+          .insertInto('tags')
+          .values({ repository_id: repositoryId, name: tag, manifest_id: manifestId, updated_at: now })
+          .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_id: manifestId!, updated_at: now }))
+          .execute();
+      }
+    });
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  /** Finds a manifest by tag or digest. */
+  async resolve(repositoryId: string, reference: string): Promise<Manifest> {
+    const row = reference.includes(':')
+      ? await this.db.selectFrom('manifests').selectAll().where('repository_id', '=', repositoryId).where('digest', '=', reference).executeTakeFirst()
+      : await this.db
+          .selectFrom('tags as t')
+          .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+          .selectAll('m')
+          .where('t.repository_id', '=', repositoryId)
+          .where('t.name', '=', reference)
+          .executeTakeFirst();
+    if (!row) throw new AppError('MANIFEST_UNKNOWN', `manifest ${reference} is not in this repository`, { detail: { reference } });
+    return row;
+  }
+
+  async bytes(manifest: Pick<Manifest, 'digest'>): Promise<Buffer> {
+    const cached = this.cache.get(manifest.digest);
+    if (cached) return cached;
+    let stream;
+    try {
+      stream = await this.driver.read(blobKey(manifest.digest));
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) throw new AppError('MANIFEST_UNKNOWN', `manifest ${manifest.digest} is recorded but its bytes are missing`);
+      throw err;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    const bytes = Buffer.concat(chunks);
+    this.cache.set(manifest.digest, bytes);
+    return bytes;
+  }
+
+  /**
+   * Deletes by digest (the manifest, its tags and its link) or by tag (just the tag).
+   */
+  async delete(repositoryId: string, reference: string): Promise<void> {
+    if (!reference.includes(':')) {
+      const result = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', reference).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new AppError('MANIFEST_UNKNOWN', `tag ${reference} is not in this repository`, { detail: { tag: reference } });
+      return;
+    }
+    const manifest = await this.resolve(repositoryId, reference);
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('tags').where('manifest_id', '=', manifest.id).execute();
+      await tx.deleteFrom('manifest_refs').where('manifest_id', '=', manifest.id).execute();
+      await tx.deleteFrom('manifests').where('id', '=', manifest.id).execute();
+      await tx.deleteFrom('repository_blobs').where('repository_id', '=', repositoryId).where('digest', '=', manifest.digest).execute();
+    });
+  }
+
+  /** Manifests whose subject is `digest`, as descriptors, optionally only of one artifact type. */
+  async referrers(repositoryId: string, digest: string, artifactType?: string): Promise<Descriptor[]> {
+    let query = this.db
+      .selectFrom('manifests')
+      .select(['digest', 'media_type', 'size', 'artifact_type', 'annotations'])
+      .where('repository_id', '=', repositoryId)
+      .where('subject_digest', '=', digest);
+    if (artifactType !== undefined) query = query.where('artifact_type', '=', artifactType);
+    const rows = await query.orderBy('created_at').orderBy('digest').execute();
+    return rows.map((r) => {
+      const d: Descriptor = { mediaType: r.media_type, digest: r.digest, size: r.size };
+      if (r.artifact_type) d.artifactType = r.artifact_type;
+      if (r.annotations) d.annotations = JSON.parse(r.annotations) as Record<string, string>;
+      return d;
+    });
+  }
+
+  /** For clients that cannot take an index: the linux/amd64 manifest it lists, if any. */
+  async defaultPlatformChild(repositoryId: string, index: Manifest): Promise<Manifest | undefined> {
+    const parsed = JSON.parse((await this.bytes(index)).toString('utf8')) as { manifests?: Descriptor[] };
+    const child = parsed.manifests?.find((m) => m.platform?.os === 'linux' && m.platform?.architecture === 'amd64');
+    if (!child) return undefined;
+    return this.resolve(repositoryId, child.digest).catch(() => undefined);
+  }
+
+  /** Every referenced blob must be linked here and every child manifest pushed here first. */
+  private async checkReferences(repositoryId: string, parsed: ParsedManifest): Promise<number> {
+    const blobDigests = [...new Set(parsed.blobs.map((d) => d.digest))];
+    if (blobDigests.length > 0) {
+      const found = await this.db
+        .selectFrom('repository_blobs')
+        .select('digest')
+        .where('repository_id', '=', repositoryId)
+        .where('digest', 'in', blobDigests)
+        .execute();
+      const have = new Set(found.map((r) => r.digest));
+      const missing = blobDigests.find((d) => !have.has(d));
+      if (missing) throw new AppError('MANIFEST_BLOB_UNKNOWN', `blob ${missing} is not in this repository; push it before the manifest`, { detail: { digest: missing } });
+    }
+    const childDigests = [...new Set(parsed.manifests.map((d) => d.digest))];
+    if (childDigests.length === 0) return 0;
+    const children = await this.db
+      .selectFrom('manifests')
+      .select(['digest', 'blobs_size'])
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', childDigests)
+      .execute();
+    const have = new Set(children.map((r) => r.digest));
+    const missing = childDigests.find((d) => !have.has(d));
+    if (missing) throw new AppError('MANIFEST_BLOB_UNKNOWN', `manifest ${missing} is not in this repository; push it before the index`, { detail: { digest: missing } });
+    return children.reduce((sum, c) => sum + c.blobs_size, 0);
+  }
+}
+

@@ -38,5 +38,5 @@ export async function listReferrers(r: OciRequest, digest: string): Promise<void
   r.reply
     .status(200)
     .header('Content-Type', MediaType.ociIndex)
-    .send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }));
+    .send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests })));
 }

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AppError, isAppError, toOciBody } from '../../errors/index.js';
 import { createFastify } from '../fastify.js';
@@ -42,7 +42,7 @@ export function createRegistryServer(ctx: AppContext): FastifyInstance {
     reply.status(404).header('Content-Type', 'application/json; charset=utf-8').send({ errors: [{ code: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }] });
   });
 
-  const base = async (req: Parameters<typeof authenticate>[1], reply: import('fastify').FastifyReply) => {
+  const base = async (req: FastifyRequest, reply: FastifyReply) => {
     await authenticate(ctx, req);
     return reply.status(200).header('Content-Type', 'application/json').send(req.method === 'HEAD' ? undefined : '{}');
   };

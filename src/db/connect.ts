@@ -35,14 +35,24 @@ export function connectDatabase(config: DatabaseConfig): Db {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
-/** Brings the schema up to date; Kysely's migration lock makes concurrent starts safe. */
+/**
+ * Brings the schema up to date. Several processes may start at once: PostgreSQL serialises
+ * them with Kysely's advisory lock; on SQLite the loser of the race fails on a table the
+ * winner just created, so a failure is retried and forgiven once every migration is applied.
+ */
 export async function migrateToLatest(db: Db): Promise<void> {
   const migrator = new Migrator({ db, provider });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
-  if (error || failed) {
-    throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${String((error as Error)?.message ?? error)}`, { cause: error });
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === 'Error');
+    if (!error && !failed) return;
+    lastError = error ?? new Error(`migration ${failed!.migrationName} failed`);
+    const pending = (await migrator.getMigrations().catch(() => undefined))?.filter((m) => m.executedAt === undefined);
+    if (pending && pending.length === 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 200));
   }
+  throw new Error(`database migration failed: ${String((lastError as Error)?.message ?? lastError)}`, { cause: lastError });
 }
 
 /** True when a write failed on a unique or primary key, in either dialect. */

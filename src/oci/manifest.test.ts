@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../errors/index.js';
+import type { AppError } from '../errors/index.js';
 import { parseManifest } from './manifest.js';
 import { MediaType } from './media-types.js';
 

@@ -18,12 +18,14 @@ export class RegistryService {
   ) {}
 
   async create(teamId: string, input: CreateRegistryInput): Promise<Registry> {
-    const problem = registryNameProblem(input.name);
-    if (problem) throw new AppError('UNPROCESSABLE', `name: ${problem}`);
+    RegistryService.checkName(input.name);
     const region = input.region ?? this.regions[0]!;
     if (!this.regions.includes(region)) throw new AppError('UNPROCESSABLE', `region: "${region}" is not available; choose one of ${this.regions.join(', ')}`);
 
     return this.db.transaction().execute(async (tx) => {
+      // A no-op write locks the team row (PostgreSQL) or the database (SQLite) first, so
+      // concurrent creates cannot both count below the limit. Portable, unlike FOR UPDATE.
+      await tx.updateTable('teams').set((eb) => ({ tier: eb.ref('tier') })).where('id', '=', teamId).execute();
       const team = await tx.selectFrom('teams').selectAll().where('id', '=', teamId).executeTakeFirstOrThrow();
       const owned = await tx.selectFrom('registries').select((eb) => eb.fn.countAll<number>().as('n')).where('team_id', '=', teamId).executeTakeFirstOrThrow();
       const count = Number(owned.n);
@@ -60,6 +62,12 @@ export class RegistryService {
       }
       return registry;
     });
+  }
+
+  /** Throws 422 naming the rule a registry name breaks. */
+  static checkName(name: string): void {
+    const problem = registryNameProblem(name);
+    if (problem) throw new AppError('UNPROCESSABLE', `name: ${problem}`);
   }
 
   async isNameTaken(name: string): Promise<boolean> {

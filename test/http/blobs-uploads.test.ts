@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, pushBlob, startHarness, type Harness } from '../harness.js';
 
@@ -195,7 +196,7 @@ describe('chunked uploads', () => {
     const fresh = new UploadService(h.ctx.db, h.ctx.driver);
     const id = uploadId(location);
     const repo = (await h.ctx.db.selectFrom('uploads').select('repository_id').where('id', '=', id).executeTakeFirstOrThrow()).repository_id;
-    const after = await fresh.append(repo, id, [bytes.subarray(1500)], 1500);
+    const after = await fresh.append(repo, id, Readable.from([bytes.subarray(1500)]), 1500);
     expect(after.received_bytes).toBe(4000);
     const blob = await fresh.complete(repo, id, digestOf(bytes), undefined);
     expect(blob.size).toBe(4000);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
-import { isTierSlug, type TierSlug } from '../../registry/index.js';
+import { isTierSlug, RegistryService, type TierSlug } from '../../registry/index.js';
 import { apiPrincipal, requireScopes } from './auth.js';
 import { presentRegistry, presentRegistryWithSubscription } from './present.js';
 
@@ -39,6 +39,7 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: AppContext): v
     const principal = await apiPrincipal(ctx, req);
     requireScopes(principal, 'registry:create');
     const name = requiredString(objectBody(req.body), 'name');
+    RegistryService.checkName(name);
     if (await ctx.registries.isNameTaken(name)) throw new AppError('CONFLICT', `registry name "${name}" is already taken`);
     return reply.status(204).send();
   });

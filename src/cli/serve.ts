@@ -5,6 +5,8 @@ import { createContext } from '../context.js';
 import { createApiServer } from '../http/api/server.js';
 import { Metrics } from '../http/metrics.js';
 import { createRegistryServer } from '../http/oci/server.js';
+import { startGcWorker } from '../jobs/gc-worker.js';
+import { startLayerSizeJob } from '../jobs/layer-sizes.js';
 import { startUploadExpiry } from '../jobs/upload-expiry.js';
 
 /** `berth serve`: config → context → listeners; SIGTERM/SIGINT drain and exit 0. */
@@ -17,8 +19,12 @@ export async function serve(flags: ServeFlags): Promise<void> {
   }
   const metrics = new Metrics();
   const servers: FastifyInstance[] = [];
+  // Background work runs on every node; leases and idempotent passes make that safe.
+  const gcWorker = startGcWorker(ctx);
+  const layerSizes = startLayerSizeJob(ctx);
+  ctx.manifests.onPushed = () => layerSizes.kick();
   if (config.role !== 'registry') {
-    const api = createApiServer(ctx, metrics);
+    const api = createApiServer(ctx, metrics, { gcChanged: () => gcWorker.kick() });
     metrics.instrument(api, 'api');
     await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
     servers.push(api);
@@ -30,6 +36,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
     servers.push(registry);
   }
   const expiry = startUploadExpiry(ctx);
+  // Other nodes' pushes change usage too; a periodic full refresh catches them.
+  const usageTimer = setInterval(() => void ctx.usage.flush(true), 60_000);
+  usageTimer.unref();
   ctx.logger.info(
     { api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
     'berth is serving',
@@ -40,8 +49,10 @@ export async function serve(flags: ServeFlags): Promise<void> {
     if (stopping) return;
     stopping = true;
     ctx.logger.info({ signal }, 'draining in-flight requests');
+    for (const s of servers) s.startDraining();
     await Promise.all(servers.map((s) => s.close()));
-    await expiry.stop();
+    clearInterval(usageTimer);
+    await Promise.all([expiry.stop(), gcWorker.stop(), layerSizes.stop()]);
     await ctx.close();
     ctx.logger.info('stopped');
     process.exit(0);

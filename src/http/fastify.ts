@@ -22,8 +22,28 @@ export function createFastify(ctx: AppContext, listener: 'api' | 'registry'): Fa
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });
+  // While draining, every response closes its connection, so keep-alive clients cannot hold
+  // the process open after their last request (docker keeps idle connections ~90 s).
+  let draining = false;
+  let reaper: NodeJS.Timeout | undefined;
+  app.decorate('startDraining', () => {
+    draining = true;
+    reaper = setInterval(() => app.server.closeIdleConnections(), 100);
+    reaper.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(reaper));
+  app.addHook('onSend', async (_req, reply) => {
+    if (draining) reply.header('Connection', 'close');
+  });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Begins a graceful stop: answer in-flight requests, then close their connections. */
+    startDraining(): void;
+  }
 }

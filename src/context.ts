@@ -1,15 +1,23 @@
 import pino, { type Logger } from 'pino';
+import { hostname } from 'node:os';
 import { CredentialService, RegistryTokenService } from './auth/index.js';
+import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
 import {
   BlobService,
+  Inventory,
   ListingService,
   ManifestService,
   RegistryService,
   RepositoryService,
+  resolveTiers,
+  SubscriptionService,
   TeamService,
+  TierQuota,
   UploadService,
+  UsageService,
+  type Tiers,
 } from './registry/index.js';
 import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
 
@@ -28,7 +36,12 @@ export interface AppContext {
   uploads: UploadService;
   manifests: ManifestService;
   listings: ListingService;
+  inventory: Inventory;
+  tiers: Tiers;
+  usage: UsageService;
+  subscriptions: SubscriptionService;
   registryTokens: RegistryTokenService;
+  gc: GarbageCollectionService;
   close(): Promise<void>;
 }
 
@@ -48,7 +61,10 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     throw err;
   }
   const driver = overrides.driver ?? createDriver(config);
-  const registries = new RegistryService(db);
+  const tiers = resolveTiers(config.tierOverrides);
+  const usage = new UsageService(db, logger);
+  const quota = new TierQuota(db, usage, tiers);
+  const registries = new RegistryService(db, config.regions, tiers);
   const registryTokens = new RegistryTokenService(db, {
     service: config.registryHost,
     tokenTtlSeconds: config.tokenTtlSeconds,
@@ -68,13 +84,27 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     teams: new TeamService(db),
     credentials: new CredentialService(db),
     registries,
-    repositories: new RepositoryService(db),
-    blobs: new BlobService(db, driver),
-    uploads: new UploadService(db, driver),
-    manifests: new ManifestService(db, driver),
+    repositories: new RepositoryService(db, quota),
+    blobs: new BlobService(db, driver, quota, (config.gcGraceSeconds * 1000) / 2),
+    uploads: new UploadService(db, driver, quota),
+    manifests: new ManifestService(db, driver, quota),
     listings: new ListingService(db, config.database.dialect),
+    inventory: new Inventory(db, config.database.dialect),
+    tiers,
+    usage,
+    subscriptions: new SubscriptionService(db, usage, tiers),
     registryTokens,
-    close: () => db.destroy(),
+    gc: new GarbageCollectionService(db, driver, logger, {
+      nodeId: `${hostname()}:${process.pid}`,
+      graceMs: config.gcGraceSeconds * 1000,
+      leaseMs: 30_000,
+      readOnlyMode: config.gcMode === 'read-only',
+      writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
+    }),
+    close: async () => {
+      usage.stop();
+      await db.destroy();
+    },
   };
 }
 

@@ -16,6 +16,12 @@ export interface ServeFlags {
   tokenTtl?: string;
   writeTokenTtl?: string;
   uploadTtl?: string;
+  regions?: string;
+  tiers?: string;
+  rateLimitPerHour?: string;
+  rateLimitPerMinute?: string;
+  gcGrace?: string;
+  gcMode?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -32,6 +38,12 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'tokenTtl', flag: '--token-ttl <duration>', env: 'BERTH_TOKEN_TTL', default: '5m', description: 'Lifetime of read-only registry JWTs' },
   { key: 'writeTokenTtl', flag: '--write-token-ttl <duration>', env: 'BERTH_WRITE_TOKEN_TTL', default: '15m', description: 'Maximum lifetime of write-scoped registry JWTs' },
   { key: 'uploadTtl', flag: '--upload-ttl <duration>', env: 'BERTH_UPLOAD_TTL', default: '24h', description: 'Idle upload sessions older than this are removed' },
+  { key: 'regions', flag: '--regions <list>', env: 'BERTH_REGIONS', default: 'nyc3,sfo3,ams3,sgp1,fra1', description: 'Comma-separated regions the API offers; the first is the default' },
+  { key: 'tiers', flag: '--tiers <json>', env: 'BERTH_TIERS', default: "the reference's numbers", description: 'JSON overrides per tier, e.g. `{"starter":{"included_storage_bytes":1048576}}`' },
+  { key: 'rateLimitPerHour', flag: '--rate-limit-per-hour <n>', env: 'BERTH_RATE_LIMIT_PER_HOUR', default: '5000', description: 'API requests per token per hour' },
+  { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
+  { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
+  { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
 ];
 
 export class ConfigError extends Error {
@@ -97,6 +109,24 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const tokenTtlSeconds = duration('tokenTtl', '5m');
   const writeTokenTtlSeconds = duration('writeTokenTtl', '15m');
   const uploadTtlSeconds = duration('uploadTtl', '24h');
+  const gcGraceSeconds = duration('gcGrace', '1h');
+
+  const regions = (pick('regions') ?? 'nyc3,sfo3,ams3,sgp1,fra1')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+  if (regions.length === 0 || regions.some((r) => !/^[a-z0-9-]{1,32}$/.test(r))) problems.push(`${name('regions')}: expected a comma-separated list of region slugs such as nyc3,fra1`);
+  const tierOverrides = parseTierOverrides(pick('tiers'), name('tiers'), problems);
+  const positive = (key: keyof ServeFlags, fallback: string): number => {
+    const raw = pick(key) ?? fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) <= 0) {
+      problems.push(`${name(key)}: "${raw}" must be a positive integer`);
+      return 1;
+    }
+    return Number(raw);
+  };
+  const rateLimitPerHour = positive('rateLimitPerHour', '5000');
+  const rateLimitPerMinute = positive('rateLimitPerMinute', '250');
 
   const candidate = {
     dataDir,
@@ -113,6 +143,12 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     writeTokenTtlSeconds,
     uploadTtlSeconds,
     maxManifestBytes: 4 * 1024 * 1024,
+    regions,
+    tierOverrides,
+    rateLimitPerHour,
+    rateLimitPerMinute,
+    gcGraceSeconds,
+    gcMode: pick('gcMode') ?? 'online',
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -124,6 +160,51 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(parsed.data!);
+}
+
+const TIER_FIELDS: Record<string, 'number' | 'boolean' | 'string'> = {
+  name: 'string',
+  included_repositories: 'number',
+  included_storage_bytes: 'number',
+  allow_storage_overage: 'boolean',
+  included_bandwidth_bytes: 'number',
+  monthly_price_in_cents: 'number',
+  storage_overage_price_in_cents: 'number',
+  max_registries: 'number',
+};
+
+function parseTierOverrides(value: string | undefined, label: string, problems: string[]): Record<string, Record<string, number | boolean | string>> {
+  if (value === undefined) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    problems.push(`${label}: not valid JSON`);
+    return {};
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    problems.push(`${label}: expected an object keyed by tier slug`);
+    return {};
+  }
+  const out: Record<string, Record<string, number | boolean | string>> = {};
+  for (const [slug, fields] of Object.entries(parsed)) {
+    if (!['starter', 'basic', 'professional'].includes(slug)) {
+      problems.push(`${label}: unknown tier "${slug}" (starter, basic, professional)`);
+      continue;
+    }
+    if (fields === null || typeof fields !== 'object' || Array.isArray(fields)) {
+      problems.push(`${label}: ${slug} must be an object`);
+      continue;
+    }
+    out[slug] = {};
+    for (const [field, v] of Object.entries(fields as Record<string, unknown>)) {
+      const type = TIER_FIELDS[field];
+      if (!type) problems.push(`${label}: unknown field ${slug}.${field}`);
+      else if (typeof v !== type || (type === 'number' && (!Number.isSafeInteger(v) || (v as number) < 0))) problems.push(`${label}: ${slug}.${field} must be a ${type === 'number' ? 'non-negative integer' : type}`);
+      else out[slug][field] = v as number | boolean | string;
+    }
+  }
+  return out;
 }
 
 function parseListen(value: string, label: string, problems: string[]): ListenAddress {

@@ -41,6 +41,14 @@ export const configSchema = z.object({
   /** Upload sessions idle for longer than this are removed. */
   uploadTtlSeconds: z.number().int().positive(),
   maxManifestBytes: z.number().int().positive(),
+  /** Regions offered by the API; the first is the default. */
+  regions: z.array(z.string()).min(1),
+  /** Per-tier overrides of the reference's numbers. */
+  tierOverrides: z.record(z.string(), z.record(z.string(), z.union([z.number(), z.boolean(), z.string()]))),
+  rateLimitPerHour: z.number().int().positive(),
+  rateLimitPerMinute: z.number().int().positive(),
+  gcGraceSeconds: z.number().int().positive(),
+  gcMode: z.enum(['online', 'read-only']),
 });
 
 export type Config = z.infer<typeof configSchema>;

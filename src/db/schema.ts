@@ -57,6 +57,8 @@ export interface RepositoryTable {
 export interface BlobTable {
   digest: string;
   size: number;
+  /** Uncompressed size of a layer (or the size itself for uncompressed blobs); null until computed. */
+  uncompressed_size: number | null;
   created_at: number;
 }
 
@@ -80,6 +82,8 @@ export interface ManifestTable {
   /** Sum of the sizes of every blob the manifest references (DigitalOcean's compressed size). */
   blobs_size: number;
   created_at: number;
+  /** Last push or tag change touching this manifest. */
+  updated_at: number;
 }
 
 export interface ManifestRefTable {
@@ -88,6 +92,7 @@ export interface ManifestRefTable {
   kind: string;
   digest: string;
   size: number;
+  media_type: string | null;
   position: number;
 }
 
@@ -115,6 +120,26 @@ export interface SigningKeyTable {
   created_at: number;
 }
 
+export interface GcRunTable {
+  id: string;
+  registry_id: string;
+  registry_name: string;
+  type: string;
+  status: string;
+  blobs_deleted: number;
+  freed_bytes: number;
+  created_at: number;
+  updated_at: number;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+}
+
+export interface RateLimitTable {
+  key: string;
+  window_start: number;
+  count: number;
+}
+
 export interface Database {
   teams: TeamTable;
   tokens: TokenTable;
@@ -127,6 +152,8 @@ export interface Database {
   tags: TagTable;
   uploads: UploadTable;
   signing_keys: SigningKeyTable;
+  gc_runs: GcRunTable;
+  rate_limits: RateLimitTable;
 }
 
 export type Team = Selectable<TeamTable>;
@@ -135,4 +162,5 @@ export type Registry = Selectable<RegistryTable>;
 export type Repository = Selectable<RepositoryTable>;
 export type Manifest = Selectable<ManifestTable>;
 export type Upload = Selectable<UploadTable>;
+export type GcRun = Selectable<GcRunTable>;
 export type NewManifestRef = Insertable<ManifestRefTable>;

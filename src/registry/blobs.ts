@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import { AppError } from '../errors/index.js';
 import { blobKey, BlobNotFoundError, type BlobDriver } from '../storage/index.js';
+import { NO_QUOTA, type PushQuota } from './quotas.js';
 
 type Executor = Pick<Db, 'insertInto' | 'selectFrom'>;
 
@@ -13,17 +14,30 @@ export class BlobService {
   constructor(
     private readonly db: Db,
     private readonly driver: BlobDriver,
+    private readonly quota: PushQuota = NO_QUOTA,
+    /** A link seen older than this is touched, so garbage collection's grace period restarts. */
+    private readonly touchAfterMs = 30 * 60_000,
   ) {}
 
-  /** Size of a blob linked into the repository, or undefined. */
+  /**
+   * Size of a blob linked into the repository, or undefined. A client that finds a blob here
+   * will reference it in a manifest soon; refreshing an old link keeps garbage collection from
+   * unlinking it in between.
+   */
   async stat(repositoryId: string, digest: string): Promise<{ size: number } | undefined> {
-    return this.db
+    const row = await this.db
       .selectFrom('repository_blobs as rb')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select('b.size')
+      .select(['b.size', 'rb.created_at'])
       .where('rb.repository_id', '=', repositoryId)
       .where('rb.digest', '=', digest)
       .executeTakeFirst();
+    if (!row) return undefined;
+    const now = Date.now();
+    if (row.created_at < now - this.touchAfterMs) {
+      await this.db.updateTable('repository_blobs').set({ created_at: now }).where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+    }
+    return { size: row.size };
   }
 
   /** Opens a linked blob, optionally an inclusive byte range of it. */
@@ -36,22 +50,31 @@ export class BlobService {
     }
   }
 
-  /** Records that committed bytes exist and links them into a repository, in the caller's transaction. */
-  static async record(db: Executor, repositoryId: string, digest: string, size: number): Promise<void> {
+  /**
+   * Records that committed bytes exist and links them into a repository, in the caller's
+   * transaction. The bytes are checked after the row is claimed: garbage collection deletes a
+   * blob's bytes while holding its row, so a push racing it fails loudly instead of recording
+   * a blob with no bytes.
+   */
+  static async record(db: Executor, driver: BlobDriver, repositoryId: string, digest: string, size: number): Promise<void> {
     const now = Date.now();
-    await db.insertInto('blobs').values({ digest, size, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    await db.insertInto('blobs').values({ digest, size, uncompressed_size: null, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
     await db
       .insertInto('repository_blobs')
       .values({ repository_id: repositoryId, digest, created_at: now })
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
       .execute();
+    if (!(await driver.stat(blobKey(digest)))) {
+      throw new AppError('UNAVAILABLE', `blob ${digest} was removed by garbage collection while it was being pushed; push it again`);
+    }
   }
 
   /** Links a blob the source repository holds into the target; false when the source lacks it. */
   async mount(targetRepositoryId: string, sourceRepositoryId: string, digest: string): Promise<{ size: number } | undefined> {
     const source = await this.stat(sourceRepositoryId, digest);
     if (!source) return undefined;
-    await BlobService.record(this.db, targetRepositoryId, digest, source.size);
+    await this.quota.checkBlob(targetRepositoryId, digest, source.size);
+    await this.db.transaction().execute((tx) => BlobService.record(tx, this.driver, targetRepositoryId, digest, source.size));
     return source;
   }
 

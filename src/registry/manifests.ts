@@ -5,6 +5,7 @@ import { digestOf, parseDigest, parseManifest, type Descriptor, type ParsedManif
 import { blobKey, BlobNotFoundError, type BlobDriver } from '../storage/index.js';
 import { BlobService } from './blobs.js';
 import { ByteLru } from './byte-lru.js';
+import { NO_QUOTA, type PushQuota } from './quotas.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -17,12 +18,16 @@ export interface PutManifestResult {
  * and the management API read.
  */
 export class ManifestService {
+  /** Called after every successful push (the size job measures new layers). */
+  onPushed: () => void = () => undefined;
+
   /** Manifest bytes are immutable per digest, so any node may cache them. */
   private readonly cache = new ByteLru(64 * 1024 * 1024);
 
   constructor(
     private readonly db: Db,
     private readonly driver: BlobDriver,
+    private readonly quota: PushQuota = NO_QUOTA,
   ) {}
 
   async put(repositoryId: string, reference: string, bytes: Buffer, contentType: string, tags: readonly string[] = []): Promise<PutManifestResult> {
@@ -37,13 +42,15 @@ export class ManifestService {
     }
     const parsed = parseManifest(bytes, contentType);
     const childSizes = await this.checkReferences(repositoryId, parsed);
+    await this.quota.checkBlob(repositoryId, digest, bytes.length);
 
     if (!(await this.driver.stat(blobKey(digest)))) await this.driver.put(blobKey(digest), bytes);
     this.cache.set(digest, bytes);
 
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
-      await BlobService.record(tx, repositoryId, digest, bytes.length);
+      await this.claimReferences(tx, repositoryId, parsed, now);
+      await BlobService.record(tx, this.driver, repositoryId, digest, bytes.length);
       let manifestId = (await tx.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst())?.id;
       if (!manifestId) {
         manifestId = randomUUID();
@@ -60,6 +67,7 @@ export class ManifestService {
             size: bytes.length,
             blobs_size: parsed.isIndex ? childSizes : parsed.blobs.reduce((sum, d) => sum + d.size, 0),
             created_at: now,
+            updated_at: now,
           })
           .execute();
         const refs = [
@@ -70,9 +78,11 @@ export class ManifestService {
         if (refs.length > 0) {
           await tx
             .insertInto('manifest_refs')
-            .values(refs.map((r, position) => ({ manifest_id: manifestId!, kind: r.kind, digest: r.d.digest, size: r.d.size, position })))
+            .values(refs.map((r, position) => ({ manifest_id: manifestId!, kind: r.kind, digest: r.d.digest, size: r.d.size, media_type: r.d.mediaType, position })))
             .execute();
         }
+      } else {
+        await tx.updateTable('manifests').set({ updated_at: now }).where('id', '=', manifestId).execute();
       }
       for (const tag of new Set(tags)) {
         await tx
@@ -82,7 +92,25 @@ export class ManifestService {
           .execute();
       }
     });
+    this.onPushed();
     return { digest, subject: parsed.subject?.digest };
+  }
+
+  /**
+   * Inside the push's transaction: re-confirms every reference still exists and refreshes it,
+   * so garbage collection cannot remove what this manifest is about to point at.
+   */
+  private async claimReferences(tx: Pick<Db, 'updateTable'>, repositoryId: string, parsed: ParsedManifest, now: number): Promise<void> {
+    const blobDigests = [...new Set(parsed.blobs.map((d) => d.digest))];
+    if (blobDigests.length > 0) {
+      const touched = await tx.updateTable('repository_blobs').set({ created_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', blobDigests).executeTakeFirst();
+      if (Number(touched.numUpdatedRows) !== blobDigests.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a blob this manifest references was removed while it was being pushed; push it again');
+    }
+    const childDigests = [...new Set(parsed.manifests.map((d) => d.digest))];
+    if (childDigests.length > 0) {
+      const touched = await tx.updateTable('manifests').set({ updated_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', childDigests).executeTakeFirst();
+      if (Number(touched.numUpdatedRows) !== childDigests.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a manifest this index references was removed while it was being pushed; push it again');
+    }
   }
 
   /** Finds a manifest by tag or digest. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { isUniqueViolation, type Db, type Registry } from '../db/index.js';
 import { AppError } from '../errors/index.js';
 import { registryNameProblem } from '../oci/index.js';
-import { DEFAULT_REGIONS, DEFAULT_TIERS, isTierSlug, type TierSlug } from './tiers.js';
+import { DEFAULT_REGIONS, isTierSlug, resolveTiers, type TierSlug, type Tiers } from './tiers.js';
 
 export interface CreateRegistryInput {
   name: string;
@@ -15,6 +15,7 @@ export class RegistryService {
   constructor(
     private readonly db: Db,
     private readonly regions: readonly string[] = DEFAULT_REGIONS,
+    private readonly tiers: Tiers = resolveTiers(),
   ) {}
 
   async create(teamId: string, input: CreateRegistryInput): Promise<Registry> {
@@ -35,13 +36,13 @@ export class RegistryService {
         tier = input.tierSlug;
         await tx.updateTable('teams').set({ tier, subscription_updated_at: Date.now() }).where('id', '=', teamId).execute();
       }
-      const limit = DEFAULT_TIERS[tier].max_registries;
+      const limit = this.tiers[tier].max_registries;
       if (count >= limit) {
         throw new AppError(
           'PRECONDITION_FAILED',
           limit === 1
-            ? `the ${DEFAULT_TIERS[tier].name} tier allows one registry; upgrade to Professional for up to 10`
-            : `the ${DEFAULT_TIERS[tier].name} tier allows at most ${limit} registries`,
+            ? `the ${this.tiers[tier].name} tier allows one registry; upgrade to Professional for up to ${this.tiers.professional.max_registries}`
+            : `the ${this.tiers[tier].name} tier allows at most ${limit} registries`,
         );
       }
       const registry: Registry = {

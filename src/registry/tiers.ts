@@ -57,3 +57,16 @@ export const DEFAULT_REGIONS = ['nyc3', 'sfo3', 'ams3', 'sgp1', 'fra1'] as const
 export function isTierSlug(value: unknown): value is TierSlug {
   return typeof value === 'string' && (TIER_SLUGS as readonly string[]).includes(value);
 }
+
+export type Tiers = Readonly<Record<TierSlug, Tier>>;
+
+/** The reference's tiers with configured overrides applied. */
+export function resolveTiers(overrides: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {}): Tiers {
+  const out = {} as Record<TierSlug, Tier>;
+  for (const slug of TIER_SLUGS) out[slug] = { ...DEFAULT_TIERS[slug], ...(overrides[slug] as Partial<Tier> | undefined), slug };
+  return out;
+}
+
+export function tierOfTeam(tiers: Tiers, team: { tier: string }): Tier {
+  return tiers[isTierSlug(team.tier) ? team.tier : 'basic'];
+}

@@ -5,6 +5,7 @@ import { createDigester, parseDigest, type Digest } from '../oci/index.js';
 import { blobKey, uploadKey, type BlobDriver } from '../storage/index.js';
 import { BlobService } from './blobs.js';
 import { KeyedMutex } from './keyed-mutex.js';
+import { NO_QUOTA, type PushQuota } from './quotas.js';
 
 /** The running hash of an upload's bytes, valid for exactly `offset` bytes. */
 interface HashState {
@@ -24,6 +25,7 @@ export class UploadService {
   constructor(
     private readonly db: Db,
     private readonly driver: BlobDriver,
+    private readonly quota: PushQuota = NO_QUOTA,
   ) {}
 
   async start(repositoryId: string): Promise<Upload> {
@@ -68,9 +70,10 @@ export class UploadService {
       if (actual !== expected.value) {
         throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
       }
+      await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
       await this.commit(upload.id, expected.value, upload.received_bytes);
       await this.db.transaction().execute(async (tx) => {
-        await BlobService.record(tx, repositoryId, expected.value, upload.received_bytes);
+        await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes);
         await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
       });
       this.hashes.delete(upload.id);
@@ -94,12 +97,13 @@ export class UploadService {
       if (actual !== expected.value) {
         throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
       }
+      await this.quota.checkBlob(repositoryId, expected.value, size);
       await this.commit(id, expected.value, size);
     } catch (err) {
       await this.driver.delete(key).catch(() => undefined);
       throw err;
     }
-    await BlobService.record(this.db, repositoryId, expected.value, size);
+    await this.db.transaction().execute((tx) => BlobService.record(tx, this.driver, repositoryId, expected.value, size));
     return { digest: expected.value, size };
   }
 

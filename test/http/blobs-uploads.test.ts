@@ -245,11 +245,35 @@ describe('cross-repository mounts', () => {
     expect(mounted.headers.get('location')).toBe(`/v2/${target}/blobs/${digest}`);
     expect((await h.registry(`/v2/${target}/blobs/${digest}`, { method: 'HEAD', auth: both })).status).toBe(200);
 
+    // A token never asked for the source gets a challenge naming both scopes, as Distribution does.
     const onlyTarget = await h.jwt(h.token, 'repository:uploads/third:pull,push');
-    const refused = await h.registry(`/v2/uploads/third/blobs/uploads/?mount=${digest}&from=${NAME}`, { method: 'POST', auth: onlyTarget });
+    const challenged = await h.registry(`/v2/uploads/third/blobs/uploads/?mount=${digest}&from=${NAME}`, { method: 'POST', auth: onlyTarget });
+    expect(challenged.status).toBe(401);
+    expect(challenged.headers.get('www-authenticate')).toContain(`scope="repository:uploads/third:pull,push repository:${NAME}:pull"`);
+    // A credential that asked and may not pull the source gets a plain upload instead.
+    await h.createRegistry('uploads-side');
+    const sideOnly = await h.dockerPassword('uploads-side', { readWrite: true });
+    const refusedJwt = await h.jwt(sideOnly, 'repository:uploads-side/app:pull,push', `repository:${NAME}:pull`);
+    const refused = await h.registry(`/v2/uploads-side/app/blobs/uploads/?mount=${digest}&from=${NAME}`, { method: 'POST', auth: refusedJwt });
     expect(refused.status).toBe(202);
-    const noFrom = await h.registry(`/v2/uploads/third/blobs/uploads/?mount=${digest}`, { method: 'POST', auth: onlyTarget });
-    expect(noFrom.status).toBe(202);
-    expect((await h.registry(`/v2/uploads/third/blobs/${digest}`, { method: 'HEAD', auth: onlyTarget })).status).toBe(404);
+    expect((await h.registry(`/v2/uploads-side/app/blobs/${digest}`, { method: 'HEAD', auth: refusedJwt })).status).toBe(404);
+  });
+
+  it('mounts without from= only from registries the credential may pull', async () => {
+    const digest = await pushBlob(h, jwt, NAME, randomBytes(301));
+    // The bootstrap token may pull every registry of its team: the registry finds the blob itself.
+    const teamWide = await h.jwt(h.token, 'repository:uploads/auto:pull,push');
+    const mounted = await h.registry(`/v2/uploads/auto/blobs/uploads/?mount=${digest}`, { method: 'POST', auth: teamWide });
+    expect(mounted.status).toBe(201);
+    expect(mounted.headers.get('location')).toBe(`/v2/uploads/auto/blobs/${digest}`);
+    // A docker credential bound to another registry cannot reach it.
+    await h.createRegistry('uploads-bound');
+    const bound = await h.dockerPassword('uploads-bound', { readWrite: true });
+    const boundJwt = await h.jwt(bound, 'repository:uploads-bound/app:pull,push');
+    const fresh = await h.registry(`/v2/uploads-bound/app/blobs/uploads/?mount=${digest}`, { method: 'POST', auth: boundJwt });
+    expect(fresh.status).toBe(202);
+    expect((await h.registry(`/v2/uploads-bound/app/blobs/${digest}`, { method: 'HEAD', auth: boundJwt })).status).toBe(404);
+    const unknown = await h.registry(`/v2/uploads/auto/blobs/uploads/?mount=${digestOf(randomBytes(7))}`, { method: 'POST', auth: teamWide });
+    expect(unknown.status).toBe(202);
   });
 });

@@ -1,13 +1,9 @@
-import type { Registry, Team } from '../../db/index.js';
-import { DEFAULT_TIERS, isTierSlug, type Tier } from '../../registry/index.js';
+import type { GcRun, Registry, Team } from '../../db/index.js';
+import type { ManifestSummary, TagSummary, Tier, RepositorySummary } from '../../registry/index.js';
 
-/** RFC 3339 without fractional seconds, as DigitalOcean writes timestamps. */
+/** RFC 3339 without fractional seconds, as DigitalOcean writes most timestamps. */
 export function timestamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-export function tierOf(team: Team): Tier {
-  return DEFAULT_TIERS[isTierSlug(team.tier) ? team.tier : 'basic'];
 }
 
 export function presentTier(tier: Tier) {
@@ -23,8 +19,8 @@ export function presentTier(tier: Tier) {
   };
 }
 
-export function presentSubscription(team: Team) {
-  return { tier: presentTier(tierOf(team)), created_at: timestamp(team.created_at), updated_at: timestamp(team.subscription_updated_at) };
+export function presentSubscription(team: Team, tier: Tier) {
+  return { tier: presentTier(tier), created_at: timestamp(team.created_at), updated_at: timestamp(team.subscription_updated_at) };
 }
 
 /** DigitalOcean's `Multiregistry` (no subscription). */
@@ -39,6 +35,63 @@ export function presentRegistry(registry: Registry) {
 }
 
 /** DigitalOcean's legacy `Registry`: the base fields plus the team's subscription. */
-export function presentRegistryWithSubscription(registry: Registry, team: Team) {
-  return { ...presentRegistry(registry), subscription: presentSubscription(team) };
+export function presentRegistryWithSubscription(registry: Registry, team: Team, tier: Tier) {
+  return { ...presentRegistry(registry), subscription: presentSubscription(team, tier) };
+}
+
+export function presentManifest(registryName: string, m: ManifestSummary) {
+  return {
+    registry_name: registryName,
+    repository: m.repository,
+    digest: m.digest,
+    compressed_size_bytes: m.compressedSizeBytes,
+    size_bytes: m.sizeBytes,
+    updated_at: timestamp(m.updatedAt),
+    tags: m.tags,
+    blobs: m.blobs.map((b) => ({ digest: b.digest, compressed_size_bytes: b.compressedSizeBytes })),
+  };
+}
+
+export function presentTag(registryName: string, t: TagSummary) {
+  return {
+    registry_name: registryName,
+    repository: t.repository,
+    tag: t.tag,
+    manifest_digest: t.manifestDigest,
+    compressed_size_bytes: t.compressedSizeBytes,
+    size_bytes: t.sizeBytes,
+    updated_at: timestamp(t.updatedAt),
+  };
+}
+
+export function presentRepositoryV2(registryName: string, r: RepositorySummary) {
+  return {
+    registry_name: registryName,
+    name: r.name,
+    tag_count: r.tagCount,
+    manifest_count: r.manifestCount,
+    ...(r.latestManifest ? { latest_manifest: presentManifest(registryName, r.latestManifest) } : {}),
+  };
+}
+
+export function presentRepositoryV1(registryName: string, r: RepositorySummary) {
+  return {
+    registry_name: registryName,
+    name: r.name,
+    tag_count: r.tagCount,
+    ...(r.latestTag ? { latest_tag: presentTag(registryName, r.latestTag) } : {}),
+  };
+}
+
+export function presentGc(run: GcRun) {
+  return {
+    uuid: run.id,
+    registry_name: run.registry_name,
+    status: run.status,
+    created_at: timestamp(run.created_at),
+    updated_at: timestamp(run.updated_at),
+    blobs_deleted: run.blobs_deleted,
+    freed_bytes: run.freed_bytes,
+    type: run.type,
+  };
 }

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { formatScope, type Principal, type RegistryAction, type RegistryClaims } from '../../auth/index.js';
+import { formatScope, registryActionsOf, type Principal, type RegistryAction, type RegistryClaims } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
 
@@ -12,7 +12,18 @@ export interface RegistryCaller {
   require(repository: string, action: RegistryAction): Promise<void>;
   /** True when allowed, without throwing (for optional paths like cross-repository mounts). */
   allows(repository: string, action: RegistryAction): Promise<boolean>;
+  /** True when the token lacks the action but asking again might get it (not refused before). */
+  mightGet(repository: string, action: RegistryAction): boolean;
   canListCatalog(): Promise<boolean>;
+  /** Ids of the registries whose content the underlying credential may pull (for mounts without `from`). */
+  pullableRegistryIds(): Promise<string[]>;
+}
+
+/** Registries a credential may pull from: its team's, or just the one it is bound to. */
+async function pullableRegistries(ctx: AppContext, principal: Principal | undefined): Promise<string[]> {
+  if (!principal || !registryActionsOf(principal).has('pull')) return [];
+  const registries = await ctx.registries.listForTeam(principal.teamId);
+  return registries.filter((r) => principal.registryName === null || r.name === principal.registryName).map((r) => r.id);
 }
 
 /** `Bearer realm=…,service=…[,scope=…][,error=…]`, pointing clients at our token endpoint. */
@@ -70,9 +81,14 @@ function fromClaims(ctx: AppContext, req: FastifyRequest, claims: RegistryClaims
     async allows(repository, action) {
       return granted(repository, action);
     },
+    mightGet(repository, action) {
+      return !granted(repository, action) && !claims.denied.some((d) => d.type === 'repository' && d.name === repository && d.actions.includes(action));
+    },
     async canListCatalog() {
       return claims.access.some((a) => a.type === 'registry' && a.name === 'catalog');
     },
+    // The JWT names only the scopes asked for; the credential behind it decides what else it could pull.
+    pullableRegistryIds: async () => pullableRegistries(ctx, await ctx.credentials.byId(claims.sub)),
   };
 }
 
@@ -91,9 +107,12 @@ function fromPrincipal(ctx: AppContext, req: FastifyRequest, principal: Principa
     async allows(repository, action) {
       return (await decide(repository, action)).access.length > 0;
     },
+    // Basic credentials are judged on the spot; there is nothing more to ask for.
+    mightGet: () => false,
     async canListCatalog() {
       const { access } = await ctx.registryTokens.grant(principal, [{ type: 'registry', name: 'catalog', actions: ['*'] }]);
       return access.length > 0;
     },
+    pullableRegistryIds: async () => pullableRegistries(ctx, principal),
   };
 }

@@ -34,14 +34,21 @@ export async function dispatch(ctx: AppContext, req: FastifyRequest, reply: Fast
   if (typeof name === 'string') throw new AppError('NAME_INVALID', name, { detail: { name: route.name.slice(0, 300) } });
 
   const action = actionFor(req.method);
-  const caller = await authenticate(ctx, req, `repository:${name.full}:${action === 'pull' ? 'pull' : `pull,${action}`}`);
+  const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
+  let scope = `repository:${name.full}:${action === 'pull' ? 'pull' : `pull,${action}`}`;
+  // A mount also needs pull on its source; ask for both at once (clients retry a challenge once).
+  const from = route.kind === 'uploads' ? query.get('from') : null;
+  if (from !== null && query.get('mount') !== null && typeof parseRepositoryName(from) !== 'string') scope += ` repository:${from}:pull`;
+  const caller = await authenticate(ctx, req, scope);
   await caller.require(name.full, action);
   const registry = await ctx.registries.byName(name.registry);
   if (!registry || registry.team_id !== caller.teamId || (caller.registryName !== null && caller.registryName !== registry.name)) {
     throw new AppError('NAME_UNKNOWN', `repository ${name.full} is not known`, { detail: { name: name.full } });
   }
-  const r: OciRequest = { ctx, req, reply, name, caller, registry, query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)) };
+  const r: OciRequest = { ctx, req, reply, name, caller, registry, query };
   await handle(r, route, req.method);
+  // Anything that may link or unlink bytes changes the registry's storage usage.
+  if (req.method !== 'GET' && req.method !== 'HEAD' && req.method !== 'PATCH') ctx.usage.markDirty(registry.id);
 }
 
 async function handle(r: OciRequest, route: OciRoute, method: string): Promise<void> {

@@ -45,6 +45,8 @@ async function negotiate(r: OciRequest, repositoryId: string, manifest: Manifest
 }
 
 export async function getManifest(r: OciRequest, reference: string, head: boolean): Promise<void> {
+  // A tag that could never exist is simply not there: 404, as clients probing names expect.
+  if (!reference.includes(':') && !isValidTag(reference)) throw new AppError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${r.name.full}`, { detail: { reference } });
   checkReference(reference);
   const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
   if (!repository) throw new AppError('MANIFEST_UNKNOWN', `manifest ${reference} is not in ${r.name.full}`, { detail: { reference } });
@@ -73,6 +75,8 @@ export async function putManifest(r: OciRequest, reference: string): Promise<voi
   const result = await r.ctx.manifests.put(repository.id, reference, bytes, String(r.req.headers['content-type'] ?? ''), tags);
   r.reply.header('Location', `${repoPath(r.name)}/manifests/${result.digest}`).header('Docker-Content-Digest', result.digest);
   if (result.subject) r.reply.header('OCI-Subject', result.subject);
+  // Tags given as `?tag=` parameters are confirmed, so clients know the registry applied them.
+  if (tags.length > 0) r.reply.header('OCI-Tag', [...new Set(tags)].join(', '));
   r.reply.status(201).send();
 }
 

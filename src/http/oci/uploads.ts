@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { AppError } from '../../errors/index.js';
 import { parseRepositoryName } from '../../oci/index.js';
+import { challenge } from './auth.js';
 import { checkDigest } from './blobs.js';
 import { repoPath, type OciRequest } from './request.js';
 
@@ -50,7 +51,8 @@ export async function startUpload(r: OciRequest): Promise<void> {
   const from = r.query.get('from');
   if (mount !== null) {
     checkDigest(mount);
-    if (from !== null && (await tryMount(r, repository.id, mount, from))) return;
+    const source = from !== null ? await mountableFrom(r, from) : await r.ctx.repositories.findHolding(await r.caller.pullableRegistryIds(), mount, repository.id);
+    if (source && (await mountFrom(r, repository.id, source, mount))) return;
   }
   const digest = r.query.get('digest');
   if (digest !== null) {
@@ -73,15 +75,31 @@ export async function startUpload(r: OciRequest): Promise<void> {
   r.reply.status(202).send();
 }
 
-/** Cross-repository mount; only from a repository the caller may pull from. */
-async function tryMount(r: OciRequest, targetRepositoryId: string, digest: string, from: string): Promise<boolean> {
+/**
+ * The repository named by `from=`, if the caller may pull from it. A token that was never asked
+ * for the source gets a challenge naming both scopes, as Distribution does, so clients that
+ * follow challenges (rather than asking up front, as docker and containerd do) can mount too.
+ */
+async function mountableFrom(r: OciRequest, from: string): Promise<string | undefined> {
   const source = parseRepositoryName(from);
-  if (typeof source === 'string' || !(await r.caller.allows(source.full, 'pull'))) return false;
+  if (typeof source === 'string') return undefined;
+  if (r.caller.mightGet(source.full, 'pull')) {
+    throw new AppError('UNAUTHORIZED', `mounting from ${source.full} needs pull access to it`, {
+      headers: { 'WWW-Authenticate': challenge(r.ctx, r.req, `repository:${r.name.full}:pull,push repository:${source.full}:pull`, 'insufficient_scope') },
+    });
+  }
+  if (!(await r.caller.allows(source.full, 'pull'))) return undefined;
   const sourceRegistry = await r.ctx.registries.byName(source.registry);
-  if (!sourceRegistry || sourceRegistry.team_id !== r.caller.teamId) return false;
-  const sourceRepository = await r.ctx.repositories.find(sourceRegistry.id, source.path);
-  if (!sourceRepository) return false;
-  if (!(await r.ctx.blobs.mount(targetRepositoryId, sourceRepository.id, digest))) return false;
+  if (!sourceRegistry || sourceRegistry.team_id !== r.caller.teamId) return undefined;
+  return (await r.ctx.repositories.find(sourceRegistry.id, source.path))?.id;
+}
+
+/**
+ * Cross-repository mount: links the blob without moving bytes. Without `from=`, any
+ * repository the caller's credential could pull from serves as the source (OCI 1.1).
+ */
+async function mountFrom(r: OciRequest, targetRepositoryId: string, sourceRepositoryId: string, digest: string): Promise<boolean> {
+  if (!(await r.ctx.blobs.mount(targetRepositoryId, sourceRepositoryId, digest))) return false;
   r.reply
     .status(201)
     .header('Location', `${repoPath(r.name)}/blobs/${digest}`)

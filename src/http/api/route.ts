@@ -1,0 +1,96 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTPMethods } from 'fastify';
+import type { ApiScope, Principal } from '../../auth/index.js';
+import type { AppContext } from '../../context.js';
+import type { Registry, Team } from '../../db/index.js';
+import { apiPrincipal, requireScopes } from './auth.js';
+
+/** What an API handler receives after authentication and the scope check. */
+export interface ApiCall<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
+  ctx: AppContext;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  principal: Principal;
+  team: Team;
+  params: P;
+  query: Q;
+  body: B;
+  /** The team's registry named in the path; another team's is reported as not found. */
+  registry(name: string): Promise<Registry>;
+}
+
+export interface ApiRoute<P, Q, B> {
+  method: HTTPMethods;
+  url: string;
+  operationId: string;
+  summary: string;
+  tag: 'Container Registries' | 'Container Registry';
+  scopes: ApiScope[];
+  deprecated?: boolean;
+  params?: object;
+  querystring?: object;
+  body?: object;
+  /** The body may be absent altogether (DigitalOcean's clients send none for some POSTs). */
+  bodyOptional?: boolean;
+  /** Success status and its body schema (undefined for 204). */
+  success: { status: number; schema?: object; description: string };
+  extraErrors?: number[];
+  handler(call: ApiCall<P, Q, B>): Promise<unknown>;
+}
+
+const ERROR_REF = { $ref: 'Error#' };
+
+/**
+ * Registers one operation: its schema (validation, serialisation and OpenAPI at once), then
+ * bearer authentication and the scope check before the handler runs.
+ */
+export function defineRoute<P = Record<string, string>, Q = Record<string, unknown>, B = unknown>(
+  app: FastifyInstance,
+  ctx: AppContext,
+  route: ApiRoute<P, Q, B>,
+): void {
+  const response: Record<string, unknown> = { [route.success.status]: route.success.schema ? { description: route.success.description, ...route.success.schema } : { description: route.success.description, type: 'null' } };
+  for (const status of [400, 401, 403, 404, 429, 500, ...(route.extraErrors ?? [])]) response[status] = ERROR_REF;
+  const schema: FastifySchema & Record<string, unknown> = {
+    operationId: route.operationId,
+    summary: route.summary,
+    tags: [route.tag],
+    security: [{ bearer_auth: route.scopes }],
+    response,
+  };
+  if (route.deprecated) schema.deprecated = true;
+  if (route.params) schema.params = route.params;
+  if (route.querystring) schema.querystring = route.querystring;
+  if (route.body) schema.body = route.body;
+
+  app.route({
+    method: route.method,
+    url: route.url,
+    schema,
+    // Authenticate before parsing and validating: without a valid token nothing else is revealed.
+    onRequest: async (req) => {
+      const principal = await apiPrincipal(ctx, req);
+      requireScopes(principal, ...route.scopes);
+      (req as FastifyRequest & { principal?: Principal }).principal = principal;
+    },
+    preValidation: async (req) => {
+      if (route.bodyOptional && (req.body === undefined || req.body === null)) req.body = {};
+    },
+    handler: async (req, reply) => {
+      const principal = (req as FastifyRequest & { principal: Principal }).principal;
+      const team = (await ctx.teams.byId(principal.teamId))!;
+      const result = await route.handler({
+        ctx,
+        req,
+        reply,
+        principal,
+        team,
+        params: req.params as P,
+        query: req.query as Q,
+        body: req.body as B,
+        registry: (name) => ctx.registries.getForTeam(principal.teamId, name),
+      });
+      reply.status(route.success.status);
+      return route.success.status === 204 ? reply.send() : reply.send(result);
+    },
+  });
+}

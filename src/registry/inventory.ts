@@ -1,0 +1,276 @@
+import { sql } from 'kysely';
+import { bytewise, type Db, type Dialect } from '../db/index.js';
+import { AppError } from '../errors/index.js';
+
+export interface ManifestSummary {
+  digest: string;
+  repository: string;
+  compressedSizeBytes: number;
+  sizeBytes: number;
+  updatedAt: number;
+  tags: string[];
+  blobs: { digest: string; compressedSizeBytes: number }[];
+}
+
+export interface TagSummary {
+  tag: string;
+  repository: string;
+  manifestDigest: string;
+  compressedSizeBytes: number;
+  sizeBytes: number;
+  updatedAt: number;
+}
+
+export interface RepositorySummary {
+  name: string;
+  tagCount: number;
+  manifestCount: number;
+  latestManifest: ManifestSummary | undefined;
+  latestTag: TagSummary | undefined;
+}
+
+/** Offset paging (page numbers) or keyset paging (after a name), as the API asks. */
+export type Window = { limit: number; offset: number } | { limit: number; after: string | undefined };
+
+/**
+ * What the management API reports about repositories, tags and manifests. Only repositories
+ * holding at least one manifest exist for it, as for the catalog.
+ */
+export class Inventory {
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: Dialect,
+  ) {}
+
+  async countRepositories(registryId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('repositories as r')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('r.registry_id', '=', registryId)
+      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')))
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async listRepositories(registryId: string, window: Window): Promise<RepositorySummary[]> {
+    const name = bytewise(this.dialect, 'r.name');
+    let query = this.db
+      .selectFrom('repositories as r')
+      .select(['r.id', 'r.name'])
+      .where('r.registry_id', '=', registryId)
+      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')))
+      .orderBy(name)
+      .limit(window.limit);
+    if ('offset' in window) query = query.offset(window.offset);
+    else if (window.after !== undefined) query = query.where(name, '>', window.after);
+    const repositories = await query.execute();
+    if (repositories.length === 0) return [];
+    const ids = repositories.map((r) => r.id);
+
+    const counts = await this.db
+      .selectFrom('manifests as m')
+      .select(['m.repository_id', (eb) => eb.fn.countAll<number>().as('manifests')])
+      .where('m.repository_id', 'in', ids)
+      .groupBy('m.repository_id')
+      .execute();
+    const tagCounts = await this.db
+      .selectFrom('tags as t')
+      .select(['t.repository_id', (eb) => eb.fn.countAll<number>().as('tags')])
+      .where('t.repository_id', 'in', ids)
+      .groupBy('t.repository_id')
+      .execute();
+    const latest = await this.db
+      .selectFrom('manifests as m')
+      .select(['m.id', 'm.repository_id', 'm.digest', 'm.blobs_size', 'm.updated_at'])
+      .where('m.repository_id', 'in', ids)
+      .where((eb) =>
+        eb(
+          'm.updated_at',
+          '=',
+          eb.selectFrom('manifests as m2').select((e) => e.fn.max('m2.updated_at').as('u')).whereRef('m2.repository_id', '=', 'm.repository_id'),
+        ),
+      )
+      .orderBy('m.digest')
+      .execute();
+    const latestByRepo = new Map<string, (typeof latest)[number]>();
+    for (const m of latest) if (!latestByRepo.has(m.repository_id)) latestByRepo.set(m.repository_id, m);
+    const nameOf = new Map(repositories.map((r) => [r.id, r.name]));
+    const summaries = await this.describeManifests([...latestByRepo.values()].map((m) => ({ ...m, repository: nameOf.get(m.repository_id)! })));
+    const latestTags = await this.latestTags(ids, nameOf);
+
+    return repositories.map((r) => ({
+      name: r.name,
+      manifestCount: Number(counts.find((c) => c.repository_id === r.id)?.manifests ?? 0),
+      tagCount: Number(tagCounts.find((c) => c.repository_id === r.id)?.tags ?? 0),
+      latestManifest: summaries.find((s) => s.id === latestByRepo.get(r.id)?.id)?.summary,
+      latestTag: latestTags.get(r.id),
+    }));
+  }
+
+  async findRepository(registryId: string, name: string): Promise<{ id: string; name: string }> {
+    const repository = await this.db
+      .selectFrom('repositories as r')
+      .select(['r.id', 'r.name'])
+      .where('r.registry_id', '=', registryId)
+      .where('r.name', '=', name)
+      .where((eb) => eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')))
+      .executeTakeFirst();
+    if (!repository) throw new AppError('NOT_FOUND', `repository "${name}" not found`);
+    return repository;
+  }
+
+  async countTags(repositoryId: string): Promise<number> {
+    const row = await this.db.selectFrom('tags').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repositoryId).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Tags, most recently updated first. */
+  async listTags(repository: { id: string; name: string }, window: { limit: number; offset: number }): Promise<TagSummary[]> {
+    const rows = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+      .select(['t.name', 't.updated_at', 'm.id as manifest_id', 'm.digest', 'm.blobs_size'])
+      .where('t.repository_id', '=', repository.id)
+      .orderBy('t.updated_at', 'desc')
+      .orderBy(bytewise(this.dialect, 't.name'))
+      .limit(window.limit)
+      .offset(window.offset)
+      .execute();
+    const sizes = await this.uncompressedSizes(rows.map((r) => r.manifest_id));
+    return rows.map((r) => ({
+      tag: r.name,
+      repository: repository.name,
+      manifestDigest: r.digest,
+      compressedSizeBytes: r.blobs_size,
+      sizeBytes: sizes.get(r.manifest_id) ?? 0,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  async countManifests(repositoryId: string): Promise<number> {
+    const row = await this.db.selectFrom('manifests').select((eb) => eb.fn.countAll<number>().as('n')).where('repository_id', '=', repositoryId).executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  /** Manifests (tagged or not), most recently updated first. */
+  async listManifests(repository: { id: string; name: string }, window: { limit: number; offset: number }): Promise<ManifestSummary[]> {
+    const rows = await this.db
+      .selectFrom('manifests as m')
+      .select(['m.id', 'm.digest', 'm.blobs_size', 'm.updated_at'])
+      .where('m.repository_id', '=', repository.id)
+      .orderBy('m.updated_at', 'desc')
+      .orderBy('m.digest')
+      .limit(window.limit)
+      .offset(window.offset)
+      .execute();
+    return (await this.describeManifests(rows.map((r) => ({ ...r, repository: repository.name })))).map((s) => s.summary);
+  }
+
+  /** Deletes a repository with all its tags and manifests; its blobs become garbage. */
+  async deleteRepository(registryId: string, name: string): Promise<void> {
+    const repository = await this.findRepository(registryId, name);
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('tags').where('repository_id', '=', repository.id).execute();
+      await tx.deleteFrom('manifest_refs').where('manifest_id', 'in', tx.selectFrom('manifests').select('id').where('repository_id', '=', repository.id)).execute();
+      await tx.deleteFrom('manifests').where('repository_id', '=', repository.id).execute();
+      await tx.deleteFrom('repository_blobs').where('repository_id', '=', repository.id).execute();
+      await tx.deleteFrom('uploads').where('repository_id', '=', repository.id).execute();
+      await tx.deleteFrom('repositories').where('id', '=', repository.id).execute();
+    });
+  }
+
+  private async describeManifests(
+    manifests: { id: string; digest: string; blobs_size: number; updated_at: number; repository: string }[],
+  ): Promise<{ id: string; summary: ManifestSummary }[]> {
+    if (manifests.length === 0) return [];
+    const ids = manifests.map((m) => m.id);
+    const tags = await this.db.selectFrom('tags').select(['manifest_id', 'name']).where('manifest_id', 'in', ids).orderBy(bytewise(this.dialect, 'name')).execute();
+    const blobs = await this.db
+      .selectFrom('manifest_refs')
+      .select(['manifest_id', 'digest', 'size'])
+      .where('manifest_id', 'in', ids)
+      .where('kind', '=', 'blob')
+      .orderBy('manifest_id')
+      .orderBy('position')
+      .execute();
+    const sizes = await this.uncompressedSizes(ids);
+    return manifests.map((m) => ({
+      id: m.id,
+      summary: {
+        digest: m.digest,
+        repository: m.repository,
+        compressedSizeBytes: m.blobs_size,
+        sizeBytes: sizes.get(m.id) ?? 0,
+        updatedAt: m.updated_at,
+        tags: tags.filter((t) => t.manifest_id === m.id).map((t) => t.name),
+        blobs: blobs.filter((b) => b.manifest_id === m.id).map((b) => ({ digest: b.digest, compressedSizeBytes: b.size })),
+      },
+    }));
+  }
+
+  /**
+   * Uncompressed size per manifest: the sum over its blobs (an index: over its children's
+   * blobs) once every one is known; absent while the size job has not measured them all.
+   */
+  private async uncompressedSizes(manifestIds: string[]): Promise<Map<string, number>> {
+    const result = new Map<string, number>();
+    if (manifestIds.length === 0) return result;
+    const direct = await this.db
+      .selectFrom('manifest_refs as r')
+      .leftJoin('blobs as b', 'b.digest', 'r.digest')
+      .select([
+        'r.manifest_id',
+        (eb) => eb.fn.sum<number>(eb.fn.coalesce('b.uncompressed_size', sql<number>`0`)).as('total'),
+        (eb) => eb.fn.countAll<number>().as('refs'),
+        (eb) => eb.fn.count<number>('b.uncompressed_size').as('known'),
+      ])
+      .where('r.manifest_id', 'in', manifestIds)
+      .where('r.kind', '=', 'blob')
+      .groupBy('r.manifest_id')
+      .execute();
+    for (const row of direct) if (Number(row.refs) === Number(row.known)) result.set(row.manifest_id, Number(row.total));
+    const indexChildren = await this.db
+      .selectFrom('manifest_refs as r')
+      .innerJoin('manifests as parent', 'parent.id', 'r.manifest_id')
+      .innerJoin('manifests as child', (join) => join.onRef('child.digest', '=', 'r.digest').onRef('child.repository_id', '=', 'parent.repository_id'))
+      .select(['r.manifest_id', 'child.id as child_id'])
+      .where('r.manifest_id', 'in', manifestIds)
+      .where('r.kind', '=', 'manifest')
+      .execute();
+    if (indexChildren.length > 0) {
+      const childSizes = await this.uncompressedSizes([...new Set(indexChildren.map((c) => c.child_id))]);
+      const parents = new Set(indexChildren.map((c) => c.manifest_id));
+      for (const parent of parents) {
+        const children = indexChildren.filter((c) => c.manifest_id === parent);
+        if (children.every((c) => childSizes.has(c.child_id))) result.set(parent, children.reduce((s, c) => s + childSizes.get(c.child_id)!, 0));
+      }
+    }
+    return result;
+  }
+
+  private async latestTags(repositoryIds: string[], nameOf: Map<string, string>): Promise<Map<string, TagSummary>> {
+    const rows = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', 'm.id', 't.manifest_id')
+      .select(['t.repository_id', 't.name', 't.updated_at', 'm.id as manifest_id', 'm.digest', 'm.blobs_size'])
+      .where('t.repository_id', 'in', repositoryIds)
+      .orderBy('t.updated_at', 'desc')
+      .orderBy(bytewise(this.dialect, 't.name'))
+      .execute();
+    const firsts = new Map<string, (typeof rows)[number]>();
+    for (const r of rows) if (!firsts.has(r.repository_id)) firsts.set(r.repository_id, r);
+    const sizes = await this.uncompressedSizes([...firsts.values()].map((r) => r.manifest_id));
+    const out = new Map<string, TagSummary>();
+    for (const [repo, r] of firsts) {
+      out.set(repo, {
+        tag: r.name,
+        repository: nameOf.get(repo)!,
+        manifestDigest: r.digest,
+        compressedSizeBytes: r.blobs_size,
+        sizeBytes: sizes.get(r.manifest_id) ?? 0,
+        updatedAt: r.updated_at,
+      });
+    }
+    return out;
+  }
+}

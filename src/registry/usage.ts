@@ -1,0 +1,82 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Db } from '../db/index.js';
+
+/**
+ * Storage usage: the distinct bytes linked into a registry's repositories. Exact queries for
+ * quota checks; the stored `storage_usage_bytes` is refreshed asynchronously after changes.
+ */
+export class UsageService {
+  private readonly dirty = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly logger: Logger,
+    private readonly debounceMs = 500,
+  ) {}
+
+  async registryBytes(registryId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('blobs as b')
+      .select(sql<number>`coalesce(sum(b.size), 0)`.as('bytes'))
+      .where('b.digest', 'in', (eb) =>
+        eb.selectFrom('repository_blobs as rb').innerJoin('repositories as r', 'r.id', 'rb.repository_id').select('rb.digest').where('r.registry_id', '=', registryId),
+      )
+      .executeTakeFirstOrThrow();
+    return Number(row.bytes);
+  }
+
+  /** The team's usage: the sum over its registries, each counted as DigitalOcean does. */
+  async teamBytes(teamId: string): Promise<number> {
+    const registries = await this.db.selectFrom('registries').select('id').where('team_id', '=', teamId).execute();
+    let total = 0;
+    for (const r of registries) total += await this.registryBytes(r.id);
+    return total;
+  }
+
+  async teamRepositories(teamId: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('repositories as r')
+      .innerJoin('registries as g', 'g.id', 'r.registry_id')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('g.team_id', '=', teamId)
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
+  }
+
+  async refresh(registryId: string): Promise<void> {
+    const bytes = await this.registryBytes(registryId);
+    await this.db.updateTable('registries').set({ storage_usage_bytes: bytes, storage_usage_updated_at: Date.now() }).where('id', '=', registryId).execute();
+  }
+
+  /** Schedules a refresh shortly; many changes in a burst cost one query. */
+  markDirty(registryId: string): void {
+    this.dirty.add(registryId);
+    if (!this.timer) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.debounceMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Refreshes everything marked; also used to catch changes other nodes made. */
+  async flush(all = false): Promise<void> {
+    if (this.running) await this.running;
+    const ids = all ? (await this.db.selectFrom('registries').select('id').execute()).map((r) => r.id) : [...this.dirty];
+    for (const id of ids) this.dirty.delete(id);
+    this.running = (async () => {
+      for (const id of ids) await this.refresh(id).catch((err: unknown) => this.logger.error({ err, registryId: id }, 'storage usage refresh failed'));
+    })();
+    await this.running;
+    this.running = undefined;
+  }
+
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

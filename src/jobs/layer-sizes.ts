@@ -2,13 +2,9 @@ import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { measureUncompressedSize } from '../registry/uncompressed-size.js';
 import type { BlobDriver } from '../storage/index.js';
+import { startPoller, type Poller } from './poller.js';
 
-export interface LayerSizeJob {
-  /** Stops polling and waits for the blob being measured, if any. */
-  stop(): Promise<void>;
-  /** Runs a pass soon (e.g. after a push). */
-  kick(): void;
-}
+export type LayerSizeJob = Poller;
 
 type JobContext = { db: Db; driver: BlobDriver; logger: Logger };
 
@@ -71,42 +67,12 @@ async function mediaTypeOf(db: Db, digest: string): Promise<string | undefined> 
 
 /** Runs `fillUncompressedSizes` every `intervalMs` (default 10 s); passes never overlap. */
 export function startLayerSizeJob(ctx: JobContext, intervalMs = 10_000): LayerSizeJob {
-  let stopped = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let running: Promise<void> | undefined;
-  let kicked = false;
-
-  const schedule = (delay: number): void => {
-    clearTimeout(timer);
-    timer = setTimeout(pass, delay);
-    timer.unref();
-  };
-
-  function pass(): void {
-    if (stopped || running) return;
-    kicked = false;
-    running = fillUncompressedSizes(ctx, () => stopped)
-      .then((filled) => {
-        if (filled > 0) ctx.logger.debug({ filled }, 'filled uncompressed layer sizes');
-      })
-      .catch((err: unknown) => ctx.logger.error({ err }, 'layer size job failed'))
-      .finally(() => {
-        running = undefined;
-        if (!stopped) schedule(kicked ? 0 : intervalMs);
-      });
-  }
-
-  schedule(0);
-  return {
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
+  return startPoller(
+    async (isStopped) => {
+      const filled = await fillUncompressedSizes(ctx, isStopped);
+      if (filled > 0) ctx.logger.debug({ filled }, 'filled uncompressed layer sizes');
     },
-    kick() {
-      if (stopped) return;
-      if (running) kicked = true;
-      else schedule(0);
-    },
-  };
+    intervalMs,
+    (err) => ctx.logger.error({ err }, 'layer size job failed'),
+  );
 }

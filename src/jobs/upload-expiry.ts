@@ -1,28 +1,15 @@
 import type { AppContext } from '../context.js';
+import { startPoller, type Poller } from './poller.js';
 
 /** Periodically removes abandoned upload sessions and orphaned temporary files. */
-export function startUploadExpiry(ctx: AppContext): { stop(): Promise<void> } {
+export function startUploadExpiry(ctx: AppContext): Poller {
   const ttlMs = ctx.config.uploadTtlSeconds * 1000;
-  const intervalMs = Math.min(Math.max(ttlMs / 4, 1000), 10 * 60 * 1000);
-  let running: Promise<void> | undefined;
-  const run = () => {
-    if (running) return;
-    running = ctx.uploads
-      .expire(Date.now() - ttlMs)
-      .then((removed) => {
-        if (removed > 0) ctx.logger.info({ removed }, 'expired abandoned uploads');
-      })
-      .catch((err: unknown) => ctx.logger.error({ err }, 'upload expiry failed'))
-      .finally(() => {
-        running = undefined;
-      });
-  };
-  const timer = setInterval(run, intervalMs);
-  timer.unref();
-  return {
-    async stop() {
-      clearInterval(timer);
-      await running;
+  return startPoller(
+    async () => {
+      const removed = await ctx.uploads.expire(Date.now() - ttlMs);
+      if (removed > 0) ctx.logger.info({ removed }, 'expired abandoned uploads');
     },
-  };
+    Math.min(Math.max(ttlMs / 4, 1000), 10 * 60 * 1000),
+    (err) => ctx.logger.error({ err }, 'upload expiry failed'),
+  );
 }

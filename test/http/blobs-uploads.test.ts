@@ -277,3 +277,26 @@ describe('cross-repository mounts', () => {
     expect(unknown.status).toBe(202);
   });
 });
+
+describe('abandoned uploads', () => {
+  it('expire: the session, its bytes and orphaned temporary files are removed; fresh ones stay', async () => {
+    const stale = await startUpload();
+    await patch(stale, randomBytes(100));
+    const fresh = await startUpload();
+    await patch(fresh, randomBytes(100));
+    const staleId = uploadId(stale);
+    await h.ctx.db.updateTable('uploads').set({ updated_at: Date.now() - 3_600_000 }).where('id', '=', staleId).execute();
+    // A temporary file with no session (a monolithic upload cut short by a crash).
+    await h.ctx.driver.write('uploads/orphan-from-a-crash', Readable.from([Buffer.from('partial')]), 0);
+
+    const removed = await h.ctx.uploads.expire(Date.now() + 1000 - 1000 * 60 * 30);
+    expect(removed).toBeGreaterThanOrEqual(1);
+    expect(await h.ctx.driver.stat(`uploads/${staleId}`)).toBeUndefined();
+    expect((await h.registry(stale, { auth: jwt })).status).toBe(404);
+    expect((await h.registry(fresh, { auth: jwt })).status).toBe(204);
+    expect(await h.ctx.driver.stat(`uploads/${uploadId(fresh)}`)).toEqual({ size: 100 });
+    // The orphan is younger than the cutoff here; a later pass with a cutoff after it removes it.
+    await h.ctx.uploads.expire(Date.now() + 1000);
+    expect(await h.ctx.driver.stat('uploads/orphan-from-a-crash')).toBeUndefined();
+  });
+});

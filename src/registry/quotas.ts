@@ -1,6 +1,6 @@
 import type { Db } from '../db/index.js';
 import { AppError } from '../errors/index.js';
-import { tierOfTeam, type Tiers } from './tiers.js';
+import { tierOfTeam, type Tier, type Tiers } from './tiers.js';
 import type { UsageService } from './usage.js';
 
 /** Hooks the push path calls before anything is stored. */
@@ -21,15 +21,7 @@ export class TierQuota implements PushQuota {
 
   async checkNewRepository(registryId: string): Promise<void> {
     const team = await this.teamOfRegistry(registryId);
-    const tier = tierOfTeam(this.tiers, team);
-    if (tier.included_repositories === 0) return;
-    const count = await this.usage.teamRepositories(team.id);
-    if (count >= tier.included_repositories) {
-      throw new AppError(
-        'DENIED',
-        `the ${tier.name} tier includes ${tier.included_repositories} repositor${tier.included_repositories === 1 ? 'y' : 'ies'} and this team has ${count}; delete one or upgrade the subscription`,
-      );
-    }
+    await this.checkRepositoryAllowance(team.id, tierOfTeam(this.tiers, team));
   }
 
   async checkBlob(repositoryId: string, digest: string, size: number): Promise<void> {
@@ -41,6 +33,8 @@ export class TierQuota implements PushQuota {
       .where('r.id', '=', repositoryId)
       .executeTakeFirstOrThrow();
     const tier = tierOfTeam(this.tiers, row);
+    // A repository that holds nothing does not count; content arriving in it counts it again.
+    if (tier.included_repositories !== 0 && !(await this.holdsContent(repositoryId))) await this.checkRepositoryAllowance(row.team_id, tier);
     if (tier.allow_storage_overage) return;
     // Bytes already linked somewhere in this registry are not counted again.
     const already = await this.db
@@ -58,6 +52,25 @@ export class TierQuota implements PushQuota {
         `storage limit reached: the ${tier.name} tier includes ${tier.included_storage_bytes} bytes, ${used} are used and this blob needs ${size} more; delete images and run garbage collection, or upgrade`,
       );
     }
+  }
+
+  private async checkRepositoryAllowance(teamId: string, tier: Tier): Promise<void> {
+    if (tier.included_repositories === 0) return;
+    const count = await this.usage.teamRepositories(teamId);
+    if (count >= tier.included_repositories) {
+      throw new AppError(
+        'DENIED',
+        `the ${tier.name} tier includes ${tier.included_repositories} repositor${tier.included_repositories === 1 ? 'y' : 'ies'} and this team has ${count}; delete one or upgrade the subscription`,
+      );
+    }
+  }
+
+  private async holdsContent(repositoryId: string): Promise<boolean> {
+    const [manifest, link] = await Promise.all([
+      this.db.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst(),
+      this.db.selectFrom('repository_blobs').select('digest').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst(),
+    ]);
+    return manifest !== undefined || link !== undefined;
   }
 
   private async teamOfRegistry(registryId: string): Promise<{ id: string; tier: string }> {

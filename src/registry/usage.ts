@@ -36,12 +36,23 @@ export class UsageService {
     return total;
   }
 
+  /**
+   * The team's repositories that hold something: a manifest or a linked blob. A repository
+   * whose images were deleted and collected keeps its row but no longer counts (it is not
+   * listed, and the API cannot delete it either).
+   */
   async teamRepositories(teamId: string): Promise<number> {
     const row = await this.db
       .selectFrom('repositories as r')
       .innerJoin('registries as g', 'g.id', 'r.registry_id')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('g.team_id', '=', teamId)
+      .where((eb) =>
+        eb.or([
+          eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')),
+          eb.exists(eb.selectFrom('repository_blobs as rb').select('rb.digest').whereRef('rb.repository_id', '=', 'r.id')),
+        ]),
+      )
       .executeTakeFirstOrThrow();
     return Number(row.n);
   }

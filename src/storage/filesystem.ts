@@ -47,7 +47,7 @@ export function createFilesystemDriver(root: string): BlobDriver {
         fd: handle,
         start: range?.start,
         end: range?.end,
-        highWaterMark: 256 * 1024,
+        highWaterMark: 1024 * 1024,
       }) as Readable;
     },
 

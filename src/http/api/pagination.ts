@@ -10,12 +10,16 @@ export function pageCount(total: number, perPage: number): number {
 /**
  * Only the links that make sense: none for a single page, no first/prev on the first page,
  * no next/last on the last. `extra` adds parameters to the `next` link (e.g. page_token).
+ * `more` says whether anything follows this page when page numbers cannot tell (a keyset
+ * page: rows added or removed before the cursor shift the numbering, not what comes next).
  */
-export function pageLinks(apiUrl: string, path: string, page: number, perPage: number, total: number, extra: Record<string, string> = {}): PageLinks {
-  const last = pageCount(total, perPage);
-  if (last <= 1 && page <= 1) return {};
-  const url = (p: number, more: Record<string, string> = {}) => {
-    const query = new URLSearchParams({ page: String(p), ...more, per_page: String(perPage) });
+export function pageLinks(apiUrl: string, path: string, page: number, perPage: number, total: number, extra: Record<string, string> = {}, more?: boolean): PageLinks {
+  let last = pageCount(total, perPage);
+  const hasNext = more ?? page < last;
+  if (hasNext) last = Math.max(last, page + 1);
+  if (!hasNext && page <= 1) return {};
+  const url = (p: number, params: Record<string, string> = {}) => {
+    const query = new URLSearchParams({ page: String(p), ...params, per_page: String(perPage) });
     return `${apiUrl}${path}?${query}`;
   };
   const pages: NonNullable<PageLinks['pages']> = {};
@@ -23,7 +27,7 @@ export function pageLinks(apiUrl: string, path: string, page: number, perPage: n
     pages.first = url(1);
     pages.prev = url(Math.min(page - 1, last));
   }
-  if (page < last) {
+  if (hasNext) {
     pages.next = url(page + 1, extra);
     pages.last = url(last);
   }

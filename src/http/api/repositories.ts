@@ -53,14 +53,17 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
           after = decodePageToken(query.page_token);
           if (after === undefined) throw new AppError('BAD_REQUEST', 'page_token: not a token this API issued');
         }
-        const window = query.page_token !== undefined ? { limit: query.per_page, after } : { limit: query.per_page, offset: (query.page - 1) * query.per_page };
-        const repositories = await ctx.inventory.listRepositories(registry.id, window);
+        // By token: one row more than the page tells whether anything follows the cursor.
+        const keyset = query.page_token !== undefined;
+        const window = keyset ? { limit: query.per_page + 1, after } : { limit: query.per_page, offset: (query.page - 1) * query.per_page };
+        const rows = await ctx.inventory.listRepositories(registry.id, window);
+        const repositories = rows.slice(0, query.per_page);
         const last = repositories.at(-1);
         const extra: Record<string, string> = last ? { page_token: encodePageToken(last.name) } : {};
         return {
           repositories: repositories.map((r) => presentRepositoryV2(registry.name, r)),
           meta: { total },
-          links: pageLinks(ctx.config.apiUrl, pathOf(call), query.page, query.per_page, total, extra),
+          links: pageLinks(ctx.config.apiUrl, pathOf(call), query.page, query.per_page, total, extra, keyset ? rows.length > query.per_page : undefined),
         };
       },
     });

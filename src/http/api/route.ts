@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, FastifySchema, HTTP
 import type { ApiScope, Principal } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import type { Registry, Team } from '../../db/index.js';
+import { AppError } from '../../errors/index.js';
 import { apiPrincipal, requireScopes } from './auth.js';
 
 /** What an API handler receives after authentication and the scope check. */
@@ -39,6 +40,29 @@ export interface ApiRoute<P, Q, B> {
 
 const ERROR_REF = { $ref: 'Error#' };
 
+const JSON_TYPES: Record<string, (v: unknown) => boolean> = {
+  string: (v) => typeof v === 'string',
+  boolean: (v) => typeof v === 'boolean',
+  integer: (v) => Number.isInteger(v),
+  number: (v) => typeof v === 'number',
+  array: (v) => Array.isArray(v),
+  object: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+};
+
+/**
+ * JSON bodies carry their own types, so a wrong one is refused (422 naming the field) instead
+ * of being coerced as Fastify's validator does for query strings: `{"name": true}` must not
+ * create a registry called "true", nor `{"cancel": 1}` cancel a run. Our bodies are flat.
+ */
+function assertJsonTypes(schema: object, body: unknown): void {
+  const properties = (schema as { properties?: Record<string, { type?: string }> }).properties;
+  if (!properties || typeof body !== 'object' || body === null || Array.isArray(body)) return;
+  for (const [field, value] of Object.entries(body as Record<string, unknown>)) {
+    const type = properties[field]?.type;
+    if (type && JSON_TYPES[type] && !JSON_TYPES[type](value)) throw new AppError('UNPROCESSABLE', `${field}: must be ${type === 'integer' ? 'an' : 'a'} ${type}`);
+  }
+}
+
 /**
  * Registers one operation: its schema (validation, serialisation and OpenAPI at once), then
  * bearer authentication and the scope check before the handler runs.
@@ -74,6 +98,7 @@ export function defineRoute<P = Record<string, string>, Q = Record<string, unkno
     },
     preValidation: async (req) => {
       if (route.bodyOptional && (req.body === undefined || req.body === null)) req.body = {};
+      if (route.body) assertJsonTypes(route.body, req.body);
     },
     handler: async (req, reply) => {
       const principal = (req as FastifyRequest & { principal: Principal }).principal;

@@ -135,6 +135,8 @@ export async function finishUpload(r: OciRequest, uploadId: string): Promise<voi
   const repositoryId = await repositoryFor(r, uploadId);
   const start = await startOrRange(r, repositoryId, uploadId);
   const blob = await r.ctx.uploads.complete(repositoryId, uploadId, digest, hasBody(r.req.raw) ? r.req.raw : undefined, start);
+  // The session's headers were set in case of a 416; a finished blob has none of them.
+  r.reply.removeHeader('Range').removeHeader('Docker-Upload-UUID');
   r.reply
     .status(201)
     .header('Location', `${repoPath(r.name)}/blobs/${blob.digest}`)

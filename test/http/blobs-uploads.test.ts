@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf, pushBlob, startHarness, type Harness } from '../harness.js';
@@ -298,5 +300,46 @@ describe('abandoned uploads', () => {
     // The orphan is younger than the cutoff here; a later pass with a cutoff after it removes it.
     await h.ctx.uploads.expire(Date.now() + 1000);
     expect(await h.ctx.driver.stat('uploads/orphan-from-a-crash')).toBeUndefined();
+  });
+});
+
+describe('truncated bodies', () => {
+  /** Sends a request declaring `declared` bytes, writes only `body`, then drops the connection. */
+  async function sendTruncated(method: string, path: string, declared: number, body: Buffer): Promise<void> {
+    const { port } = new URL(h.registryUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${jwt}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${declared}\r\n\r\n`,
+    );
+    socket.write(body);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    socket.destroy();
+    // Give the server a moment to notice the abort and roll the write back.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  it('a PATCH cut short keeps nothing of the chunk; the upload resumes at the old offset', async () => {
+    const bytes = randomBytes(8000);
+    const location = await startUpload();
+    const first = await patch(location, bytes.subarray(0, 3000));
+    const next = first.headers.get('location')!;
+    await sendTruncated('PATCH', next, 5000, bytes.subarray(3000, 5000));
+    const status = await h.registry(next, { auth: jwt });
+    expect(status.status).toBe(204);
+    expect(status.headers.get('range')).toBe('0-2999');
+    const rest = await patch(next, bytes.subarray(3000), '3000-7999');
+    expect(rest.status).toBe(202);
+    const put = await h.registry(withDigest(rest.headers.get('location')!, digestOf(bytes)), { method: 'PUT', auth: jwt });
+    expect(put.status).toBe(201);
+  });
+
+  it('a monolithic upload cut short stores nothing', async () => {
+    const bytes = randomBytes(6000);
+    const digest = digestOf(bytes);
+    await sendTruncated('POST', `/v2/${NAME}/blobs/uploads/?digest=${digest}`, bytes.length, bytes.subarray(0, 2500));
+    expect((await headBlob(digest)).status).toBe(404);
+    const row = await h.ctx.db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst();
+    expect(row).toBeUndefined();
   });
 });

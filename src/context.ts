@@ -100,6 +100,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       leaseMs: 30_000,
       readOnlyMode: config.gcMode === 'read-only',
       writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
+      onFinished: (registryId) => usage.markDirty(registryId),
     }),
     close: async () => {
       usage.stop();

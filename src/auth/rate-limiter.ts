@@ -15,7 +15,7 @@ const HOUR = 3_600_000;
 
 /**
  * Per-token request counters in fixed minute and hour windows, kept in the metadata store so
- * every node sharing the database enforces one limit. One upsert per window per request.
+ * every node sharing the database enforces one limit. One upsert statement per request.
  */
 export class RateLimiter {
   private hits = 0;
@@ -29,7 +29,7 @@ export class RateLimiter {
   async hit(key: string, now = Date.now()): Promise<RateLimitState> {
     const hourStart = Math.floor(now / HOUR) * HOUR;
     const minuteStart = Math.floor(now / MINUTE) * MINUTE;
-    const [hourCount, minuteCount] = await Promise.all([this.increment(`h:${key}`, hourStart), this.increment(`m:${key}`, minuteStart)]);
+    const { hourCount, minuteCount } = await this.increment(key, hourStart, minuteStart);
     if (++this.hits % 1000 === 0) void this.prune(now);
     const state: RateLimitState = {
       limit: this.perHour,
@@ -41,14 +41,27 @@ export class RateLimiter {
     return state;
   }
 
-  private async increment(key: string, windowStart: number): Promise<number> {
-    const row = await this.db
+  /**
+   * Both counters in one statement, the hour's row first: concurrent requests of a token then
+   * queue on that row (PostgreSQL) or the database (SQLite), so they take the same place in
+   * both windows. Two separate increments could interleave, and a request within both limits
+   * be refused because others overtook it in one window but not the other.
+   */
+  private async increment(key: string, hourStart: number, minuteStart: number): Promise<{ hourCount: number; minuteCount: number }> {
+    const hourKey = `h:${key}`;
+    const rows = await this.db
       .insertInto('rate_limits')
-      .values({ key, window_start: windowStart, count: 1 })
+      .values([
+        { key: hourKey, window_start: hourStart, count: 1 },
+        { key: `m:${key}`, window_start: minuteStart, count: 1 },
+      ])
       .onConflict((oc) => oc.columns(['key', 'window_start']).doUpdateSet((eb) => ({ count: eb('rate_limits.count', '+', 1) })))
-      .returning('count')
-      .executeTakeFirstOrThrow();
-    return Number(row.count);
+      .returning(['key', 'count'])
+      .execute();
+    const hour = rows.find((r) => r.key === hourKey);
+    const minute = rows.find((r) => r.key !== hourKey);
+    if (!hour || !minute) throw new Error('rate limit counters were not returned');
+    return { hourCount: Number(hour.count), minuteCount: Number(minute.count) };
   }
 
   /** Forgets windows that ended more than an hour ago. */

@@ -82,8 +82,10 @@ export interface ManifestTable {
   /** Sum of the sizes of every blob the manifest references (DigitalOcean's compressed size). */
   blobs_size: number;
   created_at: number;
-  /** Last push or tag change touching this manifest. */
+  /** Last push or tag change of this manifest (what the API reports). */
   updated_at: number;
+  /** Last push of it or of an index referencing it: garbage collection's grace clock. */
+  touched_at: number;
 }
 
 export interface ManifestRefTable {

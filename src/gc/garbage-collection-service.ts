@@ -27,6 +27,8 @@ export interface GcOptions {
   readOnlyMode: boolean;
   /** The longest a write-scoped JWT lives: the read-only wait. */
   writeTokenTtlMs: number;
+  /** Told when a run ends, so the registry's storage usage is refreshed. */
+  onFinished?: (registryId: string) => void;
 }
 
 /** A run parked in the read-only wait keeps this worker's tick only for waits this short. */
@@ -301,6 +303,10 @@ export class GarbageCollectionService {
       if (Number(result.numUpdatedRows) === 0) return false;
       await tx.updateTable('registries').set({ read_only: 0 }).where('id', '=', run.registry_id).execute();
       return true;
+    }).then((finished) => {
+      // Whatever the outcome, links may have changed: the registry's usage is due a refresh.
+      if (finished) this.options.onFinished?.(run.registry_id);
+      return finished;
     });
   }
 

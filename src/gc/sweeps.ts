@@ -74,7 +74,7 @@ export async function removeUntaggedManifests(db: Db, repositoryId: string, cuto
         .selectFrom('manifests')
         .select(['id', 'digest'])
         .where('repository_id', '=', repositoryId)
-        .where('updated_at', '<', cutoff)
+        .where('touched_at', '<', cutoff)
         .where('id', '>', after)
         .where(unneededManifest(repositoryId))
         .orderBy('id')
@@ -97,7 +97,7 @@ async function removeManifest(db: Db, repositoryId: string, manifest: { id: stri
     const result = await tx
       .deleteFrom('manifests')
       .where('id', '=', manifest.id)
-      .where('updated_at', '<', cutoff)
+      .where('touched_at', '<', cutoff)
       .where(unneededManifest(repositoryId))
       .executeTakeFirst();
     if (Number(result.numDeletedRows) === 0) return false;

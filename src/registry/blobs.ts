@@ -74,7 +74,10 @@ export class BlobService {
     const source = await this.stat(sourceRepositoryId, digest);
     if (!source) return undefined;
     await this.quota.checkBlob(targetRepositoryId, digest, source.size);
-    await this.db.transaction().execute((tx) => BlobService.record(tx, this.driver, targetRepositoryId, digest, source.size));
+    await this.db.transaction().execute(async (tx) => {
+      await this.quota.checkBlob(targetRepositoryId, digest, source.size, tx);
+      await BlobService.record(tx, this.driver, targetRepositoryId, digest, source.size);
+    });
     return source;
   }
 

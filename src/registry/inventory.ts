@@ -90,6 +90,8 @@ export class Inventory {
           eb.selectFrom('manifests as m2').select((e) => e.fn.max('m2.updated_at').as('u')).whereRef('m2.repository_id', '=', 'm.repository_id'),
         ),
       )
+      // Pushing an index touches its children's updated_at too; the index, created last, wins.
+      .orderBy('m.created_at', 'desc')
       .orderBy('m.digest')
       .execute();
     const latestByRepo = new Map<string, (typeof latest)[number]>();
@@ -152,13 +154,14 @@ export class Inventory {
     return Number(row.n);
   }
 
-  /** Manifests (tagged or not), most recently updated first. */
+  /** Manifests (tagged or not), most recently updated first; among equals (an index and the children it touched), the newest. */
   async listManifests(repository: { id: string; name: string }, window: { limit: number; offset: number }): Promise<ManifestSummary[]> {
     const rows = await this.db
       .selectFrom('manifests as m')
       .select(['m.id', 'm.digest', 'm.blobs_size', 'm.updated_at'])
       .where('m.repository_id', '=', repository.id)
       .orderBy('m.updated_at', 'desc')
+      .orderBy('m.created_at', 'desc')
       .orderBy('m.digest')
       .limit(window.limit)
       .offset(window.offset)

@@ -49,6 +49,8 @@ export class ManifestService {
 
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
+      // The team lock (taken by the quota check) comes first in every push transaction: one lock order, no deadlocks.
+      await this.quota.checkBlob(repositoryId, digest, bytes.length, tx);
       await this.claimReferences(tx, repositoryId, parsed, now);
       await BlobService.record(tx, this.driver, repositoryId, digest, bytes.length);
       let manifestId = (await tx.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst())?.id;
@@ -68,6 +70,7 @@ export class ManifestService {
             blobs_size: parsed.isIndex ? childSizes : parsed.blobs.reduce((sum, d) => sum + d.size, 0),
             created_at: now,
             updated_at: now,
+            touched_at: now,
           })
           .execute();
         const refs = [
@@ -82,7 +85,7 @@ export class ManifestService {
             .execute();
         }
       } else {
-        await tx.updateTable('manifests').set({ updated_at: now }).where('id', '=', manifestId).execute();
+        await tx.updateTable('manifests').set({ updated_at: now, touched_at: now }).where('id', '=', manifestId).execute();
       }
       for (const tag of new Set(tags)) {
         await tx
@@ -108,7 +111,7 @@ export class ManifestService {
     }
     const childDigests = [...new Set(parsed.manifests.map((d) => d.digest))];
     if (childDigests.length > 0) {
-      const touched = await tx.updateTable('manifests').set({ updated_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', childDigests).executeTakeFirst();
+      const touched = await tx.updateTable('manifests').set({ touched_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', childDigests).executeTakeFirst();
       if (Number(touched.numUpdatedRows) !== childDigests.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a manifest this index references was removed while it was being pushed; push it again');
     }
   }

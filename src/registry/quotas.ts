@@ -7,8 +7,12 @@ import type { UsageService } from './usage.js';
 export interface PushQuota {
   /** Before a repository is created by a push. */
   checkNewRepository(registryId: string): Promise<void>;
-  /** Before a blob's bytes are committed or linked into a repository. */
-  checkBlob(repositoryId: string, digest: string, size: number): Promise<void>;
+  /**
+   * Before a blob's bytes are committed or linked into a repository. Called once early (to
+   * refuse before storing anything) and again inside the recording transaction with `tx`,
+   * where it locks the team first so concurrent pushes cannot both fit under the limit.
+   */
+  checkBlob(repositoryId: string, digest: string, size: number, tx?: Db): Promise<void>;
 }
 
 /** Enforces the team's tier where bytes arrive: repository allowance and, without overage, storage. */
@@ -24,8 +28,9 @@ export class TierQuota implements PushQuota {
     await this.checkRepositoryAllowance(team.id, tierOfTeam(this.tiers, team));
   }
 
-  async checkBlob(repositoryId: string, digest: string, size: number): Promise<void> {
-    const row = await this.db
+  async checkBlob(repositoryId: string, digest: string, size: number, tx?: Db): Promise<void> {
+    const q = tx ?? this.db;
+    const row = await q
       .selectFrom('repositories as r')
       .innerJoin('registries as g', 'g.id', 'r.registry_id')
       .innerJoin('teams as t', 't.id', 'g.team_id')
@@ -33,11 +38,14 @@ export class TierQuota implements PushQuota {
       .where('r.id', '=', repositoryId)
       .executeTakeFirstOrThrow();
     const tier = tierOfTeam(this.tiers, row);
+    if (tier.included_repositories === 0 && tier.allow_storage_overage) return;
+    // A no-op write locks the team (PostgreSQL row lock, SQLite write lock) until the caller commits.
+    if (tx) await tx.updateTable('teams').set((eb) => ({ tier: eb.ref('tier') })).where('id', '=', row.team_id).execute();
     // A repository that holds nothing does not count; content arriving in it counts it again.
-    if (tier.included_repositories !== 0 && !(await this.holdsContent(repositoryId))) await this.checkRepositoryAllowance(row.team_id, tier);
+    if (tier.included_repositories !== 0 && !(await this.holdsContent(repositoryId, q))) await this.checkRepositoryAllowance(row.team_id, tier, repositoryId, q);
     if (tier.allow_storage_overage) return;
     // Bytes already linked somewhere in this registry are not counted again.
-    const already = await this.db
+    const already = await q
       .selectFrom('repository_blobs as rb')
       .innerJoin('repositories as r', 'r.id', 'rb.repository_id')
       .select('rb.digest')
@@ -45,7 +53,7 @@ export class TierQuota implements PushQuota {
       .where('rb.digest', '=', digest)
       .executeTakeFirst();
     if (already) return;
-    const used = await this.usage.teamBytes(row.team_id);
+    const used = await this.usage.teamBytes(row.team_id, q);
     if (used + size > tier.included_storage_bytes) {
       throw new AppError(
         'DENIED',
@@ -54,9 +62,10 @@ export class TierQuota implements PushQuota {
     }
   }
 
-  private async checkRepositoryAllowance(teamId: string, tier: Tier): Promise<void> {
+  /** Refuses one more repository when the others already use the tier's allowance. */
+  private async checkRepositoryAllowance(teamId: string, tier: Tier, except?: string, q: Db = this.db): Promise<void> {
     if (tier.included_repositories === 0) return;
-    const count = await this.usage.teamRepositories(teamId);
+    const count = await this.usage.teamRepositories(teamId, except, q);
     if (count >= tier.included_repositories) {
       throw new AppError(
         'DENIED',
@@ -65,11 +74,9 @@ export class TierQuota implements PushQuota {
     }
   }
 
-  private async holdsContent(repositoryId: string): Promise<boolean> {
-    const [manifest, link] = await Promise.all([
-      this.db.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst(),
-      this.db.selectFrom('repository_blobs').select('digest').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst(),
-    ]);
+  private async holdsContent(repositoryId: string, q: Db): Promise<boolean> {
+    const manifest = await q.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst();
+    const link = await q.selectFrom('repository_blobs').select('digest').where('repository_id', '=', repositoryId).limit(1).executeTakeFirst();
     return manifest !== undefined || link !== undefined;
   }
 

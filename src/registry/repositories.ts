@@ -28,6 +28,28 @@ export class RepositoryService {
     return row?.id;
   }
 
+  /**
+   * Removes repositories that hold nothing (no manifest, link or upload) and were created
+   * before `cutoff`: what remains after their images were deleted and collected, or after a
+   * push that never finished. Returns how many.
+   */
+  async removeEmpty(cutoff: number): Promise<number> {
+    const result = await this.db
+      .deleteFrom('repositories as r')
+      .where('r.created_at', '<', cutoff)
+      .where((eb) =>
+        eb.not(
+          eb.or([
+            eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')),
+            eb.exists(eb.selectFrom('repository_blobs as rb').select('rb.digest').whereRef('rb.repository_id', '=', 'r.id')),
+            eb.exists(eb.selectFrom('uploads as u').select('u.id').whereRef('u.repository_id', '=', 'r.id')),
+          ]),
+        ),
+      )
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   /** Returns the repository, creating it on first push; concurrent first pushes agree on one row. */
   async ensure(registryId: string, path: string): Promise<Repository> {
     const existing = await this.find(registryId, path);

@@ -73,6 +73,7 @@ export class UploadService {
       await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
       await this.commit(upload.id, expected.value, upload.received_bytes);
       await this.db.transaction().execute(async (tx) => {
+        await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
         await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes);
         await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
       });
@@ -103,7 +104,10 @@ export class UploadService {
       await this.driver.delete(key).catch(() => undefined);
       throw err;
     }
-    await this.db.transaction().execute((tx) => BlobService.record(tx, this.driver, repositoryId, expected.value, size));
+    await this.db.transaction().execute(async (tx) => {
+      await this.quota.checkBlob(repositoryId, expected.value, size, tx);
+      await BlobService.record(tx, this.driver, repositoryId, expected.value, size);
+    });
     return { digest: expected.value, size };
   }
 

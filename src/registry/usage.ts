@@ -17,8 +17,9 @@ export class UsageService {
     private readonly debounceMs = 500,
   ) {}
 
-  async registryBytes(registryId: string): Promise<number> {
-    const row = await this.db
+  /** `q` lets a caller count inside its own transaction. */
+  async registryBytes(registryId: string, q: Db = this.db): Promise<number> {
+    const row = await q
       .selectFrom('blobs as b')
       .select(sql<number>`coalesce(sum(b.size), 0)`.as('bytes'))
       .where('b.digest', 'in', (eb) =>
@@ -29,20 +30,21 @@ export class UsageService {
   }
 
   /** The team's usage: the sum over its registries, each counted as DigitalOcean does. */
-  async teamBytes(teamId: string): Promise<number> {
-    const registries = await this.db.selectFrom('registries').select('id').where('team_id', '=', teamId).execute();
+  async teamBytes(teamId: string, q: Db = this.db): Promise<number> {
+    const registries = await q.selectFrom('registries').select('id').where('team_id', '=', teamId).execute();
     let total = 0;
-    for (const r of registries) total += await this.registryBytes(r.id);
+    for (const r of registries) total += await this.registryBytes(r.id, q);
     return total;
   }
 
   /**
-   * The team's repositories that hold something: a manifest or a linked blob. A repository
-   * whose images were deleted and collected keeps its row but no longer counts (it is not
-   * listed, and the API cannot delete it either).
+   * The team's repositories that hold something or are being pushed to: a manifest, a linked
+   * blob or an upload in progress. A repository whose images were deleted and collected (and
+   * whose abandoned uploads expired) keeps its row but no longer counts: it is not listed, and
+   * the API cannot delete it either. `except` leaves one repository out of the count.
    */
-  async teamRepositories(teamId: string): Promise<number> {
-    const row = await this.db
+  async teamRepositories(teamId: string, except?: string, q: Db = this.db): Promise<number> {
+    let query = q
       .selectFrom('repositories as r')
       .innerJoin('registries as g', 'g.id', 'r.registry_id')
       .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -51,9 +53,11 @@ export class UsageService {
         eb.or([
           eb.exists(eb.selectFrom('manifests as m').select('m.id').whereRef('m.repository_id', '=', 'r.id')),
           eb.exists(eb.selectFrom('repository_blobs as rb').select('rb.digest').whereRef('rb.repository_id', '=', 'r.id')),
+          eb.exists(eb.selectFrom('uploads as u').select('u.id').whereRef('u.repository_id', '=', 'r.id')),
         ]),
-      )
-      .executeTakeFirstOrThrow();
+      );
+    if (except !== undefined) query = query.where('r.id', '!=', except);
+    const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }
 

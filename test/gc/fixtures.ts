@@ -94,7 +94,7 @@ function descriptor(p: Pushed): { mediaType: string; digest: string; size: numbe
 export async function age(ctx: AppContext, ms: number): Promise<void> {
   await ctx.db.updateTable('blobs').set((eb) => ({ created_at: eb('created_at', '-', ms) })).execute();
   await ctx.db.updateTable('repository_blobs').set((eb) => ({ created_at: eb('created_at', '-', ms) })).execute();
-  await ctx.db.updateTable('manifests').set((eb) => ({ created_at: eb('created_at', '-', ms), updated_at: eb('updated_at', '-', ms) })).execute();
+  await ctx.db.updateTable('manifests').set((eb) => ({ created_at: eb('created_at', '-', ms), updated_at: eb('updated_at', '-', ms), touched_at: eb('touched_at', '-', ms) })).execute();
   const then = new Date(Date.now() - ms);
   for (const file of await filesUnder(path.join(storageRoot(ctx), 'blobs'))) await utimes(file, then, then);
 }

@@ -343,3 +343,18 @@ describe('truncated bodies', () => {
     expect(row).toBeUndefined();
   });
 });
+
+describe('empty repositories', () => {
+  it('are removed once old; repositories with content or uploads stay', async () => {
+    const emptyJwt = await h.jwt(h.token, 'repository:uploads/empty:pull,push', 'repository:uploads/busy:pull,push');
+    const started = await h.registry('/v2/uploads/empty/blobs/uploads/', { method: 'POST', auth: emptyJwt });
+    await h.registry(started.headers.get('location')!, { method: 'DELETE', auth: emptyJwt });
+    await h.registry('/v2/uploads/busy/blobs/uploads/', { method: 'POST', auth: emptyJwt });
+    const registryId = (await h.ctx.registries.byName('uploads'))!.id;
+    expect(await h.ctx.repositories.find(registryId, 'empty')).toBeDefined();
+    await h.ctx.repositories.removeEmpty(Date.now() + 1000);
+    expect(await h.ctx.repositories.find(registryId, 'empty')).toBeUndefined();
+    expect(await h.ctx.repositories.find(registryId, 'busy')).toBeDefined();
+    expect(await h.ctx.repositories.find(registryId, 'app')).toBeDefined();
+  });
+});

@@ -11,9 +11,10 @@ import { matchOciRoute, ROUTE_METHODS, type OciRoute } from './paths.js';
 import type { OciRequest } from './request.js';
 import { cancelUpload, finishUpload, patchUpload, startUpload, uploadStatus } from './uploads.js';
 
-function actionFor(method: string): RegistryAction {
+/** Cancelling an upload is part of pushing, as in Distribution; other deletes need delete. */
+function actionFor(method: string, route: OciRoute): RegistryAction {
   if (method === 'GET' || method === 'HEAD') return 'pull';
-  if (method === 'DELETE') return 'delete';
+  if (method === 'DELETE' && route.kind !== 'upload') return 'delete';
   return 'push';
 }
 
@@ -33,7 +34,7 @@ export async function dispatch(ctx: AppContext, req: FastifyRequest, reply: Fast
   const name = parseRepositoryName(route.name);
   if (typeof name === 'string') throw new AppError('NAME_INVALID', name, { detail: { name: route.name.slice(0, 300) } });
 
-  const action = actionFor(req.method);
+  const action = actionFor(req.method, route);
   const query = new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1));
   let scope = `repository:${name.full}:${action === 'pull' ? 'pull' : `pull,${action}`}`;
   // A mount also needs pull on its source; ask for both at once (clients retry a challenge once).

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/index.js';
 import { createContext, type AppContext } from '../../src/context.js';
 import type { Registry } from '../../src/db/index.js';
 import { digestOf } from '../../src/oci/index.js';
-import { blobKey } from '../../src/storage/index.js';
+import { blobKey, type BlobDriver } from '../../src/storage/index.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { makeTempDir } from '../support/tmp.js';
 
@@ -136,4 +136,21 @@ export async function waitFor<T>(probe: () => Promise<T | undefined | false>, ti
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A driver over ctx's whose listing (the orphan sweep, outside any transaction) waits until released. */
+export function pausedListing(ctx: AppContext): { driver: BlobDriver; paused: Promise<void>; release: () => void } {
+  let release!: () => void;
+  let onPaused!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const paused = new Promise<void>((resolve) => (onPaused = resolve));
+  const driver: BlobDriver = {
+    ...ctx.driver,
+    async *list(prefix) {
+      onPaused();
+      await gate;
+      yield* ctx.driver.list(prefix);
+    },
+  };
+  return { driver, paused, release };
 }

@@ -6,7 +6,7 @@ import type { AppError } from '../../src/errors/index.js';
 import { GarbageCollectionService, GC_STATUSES, type GcOptions } from '../../src/gc/index.js';
 import { digestOf } from '../../src/oci/index.js';
 import { blobKey, type BlobDriver } from '../../src/storage/index.js';
-import { age, newRegistry, openContext, pushImage, pushIndex, readOnly, repository, state, upload, waitFor } from './fixtures.js';
+import { age, newRegistry, openContext, pausedListing, pushImage, pushIndex, readOnly, repository, state, upload, waitFor } from './fixtures.js';
 
 const GRACE = 60_000;
 const OLD = 10 * GRACE;
@@ -32,22 +32,6 @@ async function sizes(...digests: string[]): Promise<number> {
   return total;
 }
 
-/** A driver whose listing (the orphan sweep, outside any transaction) waits until released. */
-function pausedListing(): { driver: BlobDriver; paused: Promise<void>; release: () => void } {
-  let release!: () => void;
-  let onPaused!: () => void;
-  const gate = new Promise<void>((resolve) => (release = resolve));
-  const paused = new Promise<void>((resolve) => (onPaused = resolve));
-  const driver: BlobDriver = {
-    ...ctx.driver,
-    async *list(prefix) {
-      onPaused();
-      await gate;
-      yield* ctx.driver.list(prefix);
-    },
-  };
-  return { driver, paused, release };
-}
 
 /** The statuses a run is seen in, sampled while `work` runs. */
 async function watchStatuses(gc: GarbageCollectionService, id: string, work: Promise<unknown>): Promise<string[]> {
@@ -91,7 +75,7 @@ describe('unreferenced blobs only', () => {
   it('goes requested → scanning manifests → deleting unreferenced blobs → succeeded online', async () => {
     await upload(ctx, repo, randomBytes(100));
     await age(ctx, OLD);
-    const { driver, paused, release } = pausedListing();
+    const { driver, paused, release } = pausedListing(ctx);
     const gc = service({}, driver);
     const run = await gc.start(registry);
     expect(run.status).toBe('requested');
@@ -295,7 +279,7 @@ describe('runs', () => {
     const orphan = randomBytes(600);
     await ctx.driver.put(blobKey(digestOf(orphan)), orphan);
     await age(ctx, OLD);
-    const { driver, paused, release } = pausedListing();
+    const { driver, paused, release } = pausedListing(ctx);
     const gc = service({}, driver);
     const run = await gc.start(registry);
     const tick = gc.runPending();
@@ -345,7 +329,7 @@ describe('runs', () => {
   it('renews its lease while working, so nobody else claims a long run', async () => {
     for (let i = 0; i < 3; i++) await upload(ctx, repo, randomBytes(50));
     await age(ctx, OLD);
-    const { driver, paused, release } = pausedListing();
+    const { driver, paused, release } = pausedListing(ctx);
     const a = service({ nodeId: 'a', leaseMs: 150 }, driver);
     const b = service({ nodeId: 'b', leaseMs: 150 });
     const run = await a.start(registry);

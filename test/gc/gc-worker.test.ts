@@ -4,8 +4,7 @@ import type { AppContext } from '../../src/context.js';
 import type { Registry } from '../../src/db/index.js';
 import { GarbageCollectionService, type GcOptions } from '../../src/gc/index.js';
 import { startGcWorker } from '../../src/jobs/gc-worker.js';
-import type { BlobDriver } from '../../src/storage/index.js';
-import { age, newRegistry, openContext, repository, upload, waitFor } from './fixtures.js';
+import { age, newRegistry, openContext, pausedListing, repository, upload, waitFor } from './fixtures.js';
 
 const OPTIONS: GcOptions = { nodeId: 'worker-test', graceMs: 60_000, leaseMs: 5_000, readOnlyMode: false, writeTokenTtlMs: 0 };
 
@@ -72,18 +71,7 @@ describe('gc worker', () => {
     const repo = await repository(ctx, registry, 'app');
     await upload(ctx, repo, randomBytes(64));
     await age(ctx, 600_000);
-    let release!: () => void;
-    let onPaused!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const paused = new Promise<void>((resolve) => (onPaused = resolve));
-    const driver: BlobDriver = {
-      ...ctx.driver,
-      async *list(prefix) {
-        onPaused();
-        await gate;
-        yield* ctx.driver.list(prefix);
-      },
-    };
+    const { driver, paused, release } = pausedListing(ctx);
     const gc = new GarbageCollectionService(ctx.db, driver, ctx.logger, OPTIONS);
     const run = await gc.start(registry);
     const worker = startGcWorker({ gc, logger: ctx.logger }, 60_000);

@@ -5,7 +5,7 @@ import { AppError } from '../../errors/index.js';
 import type { TierSlug } from '../../registry/index.js';
 import { issueDockerCredentials } from './docker-credentials.js';
 import { presentRegistryWithSubscription } from './present.js';
-import { assertNameAvailable, credentialsQuery, nameBody } from './registries.js';
+import { credentialsQuery } from './registries.js';
 import { defineRoute } from './route.js';
 import { dockerCredentials, registryWithSubscription, tierSlug } from './schemas.js';
 
@@ -79,22 +79,6 @@ export function registerLegacyRegistryRoutes(app: FastifyInstance, ctx: AppConte
     async handler({ ctx, team }) {
       const registry = await onlyRegistry(ctx, team.id);
       await ctx.registries.delete(team.id, registry.name);
-    },
-  });
-
-  defineRoute<object, object, { name: string }>(app, ctx, {
-    method: 'POST',
-    url: '/v2/registry/validate-name',
-    operationId: 'registry_validate_name',
-    summary: 'Validate a Container Registry Name',
-    tag: TAG,
-    deprecated: true,
-    scopes: ['registry:create'],
-    body: nameBody,
-    success: { status: 204, description: 'The name is available' },
-    extraErrors: [409, 422],
-    async handler({ ctx, body }) {
-      await assertNameAvailable(ctx, body.name);
     },
   });
 

@@ -59,21 +59,6 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: AppContext): v
     },
   });
 
-  defineRoute<object, object, { name: string }>(app, ctx, {
-    method: 'POST',
-    url: '/v2/registries/validate-name',
-    operationId: 'registries_validate_name',
-    summary: 'Validate a Container Registry Name',
-    tag: TAG,
-    scopes: ['registry:create'],
-    body: nameBody,
-    success: { status: 204, description: 'The name is available' },
-    extraErrors: [409, 422],
-    async handler({ ctx, body }) {
-      await assertNameAvailable(ctx, body.name);
-    },
-  });
-
   defineRoute<{ registry_name: string }>(app, ctx, {
     method: 'GET',
     url: '/v2/registries/:registry_name',

@@ -2,13 +2,30 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import type { TierSlug } from '../../registry/index.js';
 import { presentSubscription, presentTier } from './present.js';
+import { assertNameAvailable, nameBody } from './registries.js';
 import { defineRoute } from './route.js';
 import { options, subscription, tierSlug } from './schemas.js';
 import { BOTH } from './variants.js';
 
-/** Subscription and options, identical under both trees. */
+/** Team-level operations (name check, subscription, options), identical under both trees. */
 export function registerSubscriptionRoutes(app: FastifyInstance, ctx: AppContext): void {
   for (const v of BOTH) {
+    defineRoute<object, object, { name: string }>(app, ctx, {
+      method: 'POST',
+      url: `${v.prefix}/validate-name`,
+      operationId: `${v.operationPrefix}_validate_name`,
+      summary: 'Validate a Container Registry Name',
+      tag: v.tag,
+      deprecated: v.deprecated,
+      scopes: ['registry:create'],
+      body: nameBody,
+      success: { status: 204, description: 'The name is available' },
+      extraErrors: [409, 422],
+      async handler({ ctx, body }) {
+        await assertNameAvailable(ctx, body.name);
+      },
+    });
+
     defineRoute(app, ctx, {
       method: 'GET',
       url: `${v.prefix}/subscription`,

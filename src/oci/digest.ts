@@ -24,10 +24,6 @@ export function parseDigest(input: string): Digest | DigestProblem {
   return { algorithm, hex, value: input };
 }
 
-export function isDigest(input: string): boolean {
-  return typeof parseDigest(input) === 'object';
-}
-
 export function createDigester(algorithm: Digest['algorithm'] = 'sha256'): Hash {
   return createHash(algorithm);
 }

@@ -58,11 +58,6 @@ export function parseRepositoryName(full: string): RepositoryName | string {
   return { full, registry, path: full.slice(slash + 1) };
 }
 
-/** Validates the repository part only (as the management API receives it). */
-export function isValidRepositoryPath(path: string): boolean {
-  return path.length > 0 && path.length <= MAX_REPOSITORY_NAME_LENGTH && REPOSITORY_NAME.test(path);
-}
-
 function truncate(s: string): string {
   return s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }

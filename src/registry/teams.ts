@@ -40,8 +40,4 @@ export class TeamService {
       throw err;
     }
   }
-
-  async setTier(teamId: string, tier: TierSlug): Promise<void> {
-    await this.db.updateTable('teams').set({ tier, subscription_updated_at: Date.now() }).where('id', '=', teamId).execute();
-  }
 }

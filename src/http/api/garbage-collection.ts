@@ -2,13 +2,12 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
 import type { GcType } from '../../gc/index.js';
-import { pageLinks } from './pagination.js';
+import { pageLinks, requestPath } from './pagination.js';
 import { presentGc } from './present.js';
 import { defineRoute } from './route.js';
-import { garbageCollection, gcType, links, meta, pageQuery } from './schemas.js';
+import { garbageCollection, gcType, links, meta, pageQuery, registryNameParam } from './schemas.js';
 import { BOTH } from './variants.js';
 
-const registryParams = { type: 'object', required: ['registry_name'], properties: { registry_name: { type: 'string' } } } as const;
 const single = { type: 'object', properties: { garbage_collection: garbageCollection } } as const;
 
 /** Garbage collection runs, under both trees. */
@@ -22,7 +21,7 @@ export function registerGarbageCollectionRoutes(app: FastifyInstance, ctx: AppCo
       tag: v.tag,
       deprecated: v.deprecated,
       scopes: ['registry:update'],
-      params: registryParams,
+      params: registryNameParam,
       // DigitalOcean's clients send {type} or nothing at all (dots sends no body).
       body: { type: 'object', properties: { type: gcType } },
       bodyOptional: true,
@@ -44,7 +43,7 @@ export function registerGarbageCollectionRoutes(app: FastifyInstance, ctx: AppCo
       tag: v.tag,
       deprecated: v.deprecated,
       scopes: ['registry:read'],
-      params: registryParams,
+      params: registryNameParam,
       success: { status: 200, description: 'The active run', schema: single },
       async handler({ ctx, registry, params }) {
         const target = await registry(params.registry_name);
@@ -62,7 +61,7 @@ export function registerGarbageCollectionRoutes(app: FastifyInstance, ctx: AppCo
       tag: v.tag,
       deprecated: v.deprecated,
       scopes: ['registry:read'],
-      params: registryParams,
+      params: registryNameParam,
       querystring: { type: 'object', properties: pageQuery },
       success: {
         status: 200,
@@ -75,7 +74,7 @@ export function registerGarbageCollectionRoutes(app: FastifyInstance, ctx: AppCo
         return {
           garbage_collections: runs.map(presentGc),
           meta: { total },
-          links: pageLinks(ctx.config.apiUrl, (req.raw.url ?? '').split('?')[0]!, query.page, query.per_page, total),
+          links: pageLinks(ctx.config.apiUrl, requestPath(req), query.page, query.per_page, total),
         };
       },
     });

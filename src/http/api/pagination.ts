@@ -1,3 +1,10 @@
+import type { FastifyRequest } from 'fastify';
+
+/** The request's path without its query: the base of its page links. */
+export function requestPath(req: FastifyRequest): string {
+  return (req.raw.url ?? '').split('?')[0]!;
+}
+
 /** DigitalOcean-style page links: absolute URLs built from the public API URL. */
 export interface PageLinks {
   pages?: { first?: string; prev?: string; next?: string; last?: string };

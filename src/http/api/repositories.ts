@@ -2,27 +2,21 @@ import type { FastifyInstance } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
 import { parseDigest } from '../../oci/index.js';
-import { decodePageToken, encodePageToken, pageLinks } from './pagination.js';
+import { decodePageToken, encodePageToken, pageLinks, requestPath } from './pagination.js';
 import { presentManifest, presentRepositoryV1, presentRepositoryV2, presentTag } from './present.js';
 import { defineRoute, type ApiCall } from './route.js';
-import { links, meta, pageQuery, repositoryManifest, repositoryTag, repositoryV1, repositoryV2 } from './schemas.js';
+import { links, meta, pageQuery, registryNameParam, repositoryManifest, repositoryTag, repositoryV1, repositoryV2 } from './schemas.js';
 import { BOTH, LEGACY, MULTI } from './variants.js';
 
 type RepoParams = { registry_name: string; repository_name: string };
 type PageQuery = { page: number; per_page: number };
 
-const registryParams = { type: 'object', required: ['registry_name'], properties: { registry_name: { type: 'string' } } } as const;
 const repoParams = {
   type: 'object',
   required: ['registry_name', 'repository_name'],
   properties: { registry_name: { type: 'string' }, repository_name: { type: 'string' } },
 } as const;
 const listOf = (key: string, item: object) => ({ type: 'object', required: ['meta'], properties: { [key]: { type: 'array', items: item }, meta, links } });
-
-/** The request path without the query, for page links. */
-function pathOf(call: ApiCall<unknown, unknown, unknown>): string {
-  return (call.req.raw.url ?? '').split('?')[0]!;
-}
 
 async function repositoryOf(call: ApiCall<RepoParams, unknown, unknown>) {
   const registry = await call.registry(call.params.registry_name);
@@ -41,7 +35,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
       tag: v.tag,
       deprecated: v.deprecated,
       scopes: ['registry:read'],
-      params: registryParams,
+      params: registryNameParam,
       querystring: { type: 'object', properties: { ...pageQuery, page_token: { type: 'string', maxLength: 2048 } } },
       success: { status: 200, description: 'Repositories', schema: listOf('repositories', repositoryV2) },
       async handler(call) {
@@ -63,7 +57,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
         return {
           repositories: repositories.map((r) => presentRepositoryV2(registry.name, r)),
           meta: { total },
-          links: pageLinks(ctx.config.apiUrl, pathOf(call), query.page, query.per_page, total, extra, keyset ? rows.length > query.per_page : undefined),
+          links: pageLinks(ctx.config.apiUrl, requestPath(call.req), query.page, query.per_page, total, extra, keyset ? rows.length > query.per_page : undefined),
         };
       },
     });
@@ -84,7 +78,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
         const { page, per_page: perPage } = call.query;
         const total = await call.ctx.inventory.countTags(repository.id);
         const tags = await call.ctx.inventory.listTags(repository, { limit: perPage, offset: (page - 1) * perPage });
-        return { tags: tags.map((t) => presentTag(registry.name, t)), meta: { total }, links: pageLinks(call.ctx.config.apiUrl, pathOf(call), page, perPage, total) };
+        return { tags: tags.map((t) => presentTag(registry.name, t)), meta: { total }, links: pageLinks(call.ctx.config.apiUrl, requestPath(call.req), page, perPage, total) };
       },
     });
 
@@ -125,7 +119,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
         return {
           manifests: manifests.map((m) => presentManifest(registry.name, m)),
           meta: { total },
-          links: pageLinks(call.ctx.config.apiUrl, pathOf(call), page, perPage, total),
+          links: pageLinks(call.ctx.config.apiUrl, requestPath(call.req), page, perPage, total),
         };
       },
     });
@@ -173,7 +167,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
     tag: LEGACY.tag,
     deprecated: true,
     scopes: ['registry:read'],
-    params: registryParams,
+    params: registryNameParam,
     querystring: { type: 'object', properties: pageQuery },
     success: { status: 200, description: 'Repositories with their latest tag', schema: listOf('repositories', repositoryV1) },
     async handler(call) {
@@ -184,7 +178,7 @@ export function registerRepositoryRoutes(app: FastifyInstance, ctx: AppContext):
       return {
         repositories: repositories.map((r) => presentRepositoryV1(registry.name, r)),
         meta: { total },
-        links: pageLinks(call.ctx.config.apiUrl, pathOf(call), page, perPage, total),
+        links: pageLinks(call.ctx.config.apiUrl, requestPath(call.req), page, perPage, total),
       };
     },
   });

@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['bench/**', 'test/**', 'src/cli/**', 'src/main.ts'],
+    files: ['bench/**', 'test/**', 'scripts/**', 'src/cli/**', 'src/main.ts'],
     rules: { 'no-console': 'off' },
   },
 );

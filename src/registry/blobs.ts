@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Db } from '../db/index.js';
 import { AppError } from '../errors/index.js';
-import { blobKey, BlobNotFoundError, type BlobDriver } from '../storage/index.js';
+import { blobKey, BlobNotFoundError, type BlobDriver, type RandomAccessObject } from '../storage/index.js';
 import { NO_QUOTA, type PushQuota } from './quotas.js';
 
 type Executor = Pick<Db, 'insertInto' | 'selectFrom'>;
@@ -44,6 +44,20 @@ export class BlobService {
   async open(repositoryId: string, digest: string, range?: { start: number; end: number }): Promise<Readable> {
     try {
       return await this.driver.read(blobKey(digest), range);
+    } catch (err) {
+      if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing`, { detail: { digest } });
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a linked blob for positioned reads, when the driver can (see `openRandomAccess` on
+   * BlobDriver); undefined otherwise, and the caller streams with `open`.
+   */
+  async openRandomAccess(digest: string): Promise<RandomAccessObject | undefined> {
+    if (!this.driver.openRandomAccess) return undefined;
+    try {
+      return await this.driver.openRandomAccess(blobKey(digest));
     } catch (err) {
       if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing`, { detail: { digest } });
       throw err;

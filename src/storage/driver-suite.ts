@@ -66,6 +66,24 @@ export function describeBlobDriver(name: string, make: () => Promise<BlobDriver>
       expect(await d.stat('blobs/sha256/cd/cdef')).toBeUndefined();
     });
 
+    it('reads at positions into the caller\'s buffer, when it offers random access', async (test) => {
+      const d = await make();
+      if (!d.openRandomAccess) return test.skip();
+      await d.put('blobs/sha256/ef/efgh', Buffer.from('0123456789'));
+      const object = await d.openRandomAccess('blobs/sha256/ef/efgh');
+      try {
+        expect(object.size).toBe(10);
+        const buffer = Buffer.alloc(6, '.');
+        expect(await object.read(buffer, 1, 4, 3)).toBe(4);
+        expect(buffer.toString()).toBe('.3456.');
+        expect(await object.read(buffer, 0, 6, 8)).toBe(2);
+        expect(await object.read(buffer, 0, 6, 10)).toBe(0);
+      } finally {
+        await object.close();
+      }
+      await expect(d.openRandomAccess('blobs/sha256/00/missing')).rejects.toBeInstanceOf(BlobNotFoundError);
+    });
+
     it('throws BlobNotFoundError for missing objects', async () => {
       const d = await make();
       await expect(d.read('blobs/sha256/00/missing')).rejects.toBeInstanceOf(BlobNotFoundError);

@@ -32,6 +32,21 @@ export interface BlobDriver {
   delete(key: string): Promise<void>;
   /** Every object under the prefix, for garbage collection. */
   list(prefix: string): AsyncIterable<{ key: string; size: number; modifiedAt: number }>;
+  /**
+   * Optional: reads at any position into buffers the caller owns. Serving a blob this way
+   * lets the HTTP layer recycle a few buffers instead of allocating one per chunk, which is
+   * most of what a pull costs besides the socket copy. Drivers without cheap random access
+   * (object stores) leave it out and are served through `read`. Throws `BlobNotFoundError`.
+   */
+  openRandomAccess?(key: string): Promise<RandomAccessObject>;
+}
+
+/** An open object for positioned reads; `close` must be called exactly once. */
+export interface RandomAccessObject {
+  readonly size: number;
+  /** Reads up to `length` bytes at `position` into `buffer` at `offset`; returns how many were read. */
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  close(): Promise<void>;
 }
 
 export class BlobNotFoundError extends Error {

@@ -51,6 +51,22 @@ export function createFilesystemDriver(root: string): BlobDriver {
       }) as Readable;
     },
 
+    async openRandomAccess(key) {
+      let handle: FileHandle;
+      try {
+        handle = await open(resolve(key), 'r');
+      } catch (err) {
+        if (isNotFound(err)) throw new BlobNotFoundError(key);
+        throw err;
+      }
+      const { size } = await handle.stat();
+      return {
+        size,
+        read: async (buffer, offset, length, position) => (await handle.read(buffer, offset, length, position)).bytesRead,
+        close: () => handle.close(),
+      };
+    },
+
     async write(key, source, offset) {
       const file = resolve(key);
       await mkdir(path.dirname(file), { recursive: true });

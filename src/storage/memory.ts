@@ -15,6 +15,16 @@ export function createMemoryDriver(): BlobDriver {
       if (!o) throw new BlobNotFoundError(key);
       return Readable.from(range ? [o.bytes.subarray(range.start, range.end + 1)] : [o.bytes]);
     },
+    async openRandomAccess(key) {
+      const o = objects.get(key);
+      if (!o) throw new BlobNotFoundError(key);
+      const bytes = o.bytes;
+      return {
+        size: bytes.length,
+        read: async (buffer, offset, length, position) => bytes.copy(buffer, offset, position, Math.min(position + length, bytes.length)),
+        close: async () => undefined,
+      };
+    },
     async write(key, source, offset) {
       const existing = objects.get(key)?.bytes ?? Buffer.alloc(0);
       if (existing.length < offset) throw new Error(`cannot write ${key} at ${offset}: only ${existing.length} bytes stored`);

@@ -1,5 +1,6 @@
 import { AppError } from '../../errors/index.js';
 import { parseDigest } from '../../oci/index.js';
+import { sendRandomAccess } from '../send-random-access.js';
 import type { OciRequest } from './request.js';
 
 export function checkDigest(digest: string): void {
@@ -54,6 +55,8 @@ export async function getBlob(r: OciRequest, digest: string, head: boolean): Pro
     r.reply.send(Buffer.alloc(0));
     return;
   }
+  const object = await r.ctx.blobs.openRandomAccess(digest);
+  if (object) return sendRandomAccess(r.reply, object, range?.start ?? 0, range?.end ?? stat.size - 1);
   r.reply.send(await r.ctx.blobs.open(repository.id, digest, range));
 }
 

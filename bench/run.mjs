@@ -104,7 +104,7 @@ async function main() {
   const rows = [];
   for (const s of selected) {
     for (const r of s.rows(cfg)) {
-      const row = { scenario: s.id, key: r.key, title: r.title, unit: r.unit, better: r.better, msKey: r.msKey };
+      const row = { scenario: s.id, key: r.key, title: r.title, unit: r.unit, better: r.better, msKey: r.msKey, aggregate: r.aggregate };
       for (const t of targets) row[t] = { runs: [], value: null, error: null };
       rows.push(row);
     }
@@ -204,8 +204,12 @@ async function main() {
         settle();
         try {
           const probe = loadProbe(Object.values(ctx).map((x) => x.server.pid));
+          const serverCpu0 = cpuSeconds(c.server.pid);
           const r = await scenario.run(c.client, c.state, cfg, c.server);
+          const serverCpu1 = cpuSeconds(c.server.pid);
           r.otherLoad = probe();
+          if (serverCpu0 != null && serverCpu1 != null) r.serverCpuSeconds = +(serverCpu1 - serverCpu0).toFixed(2);
+          if (r.bytes && r.serverCpuSeconds != null) r.cpuPerGiB = r.serverCpuSeconds / (r.bytes / 2 ** 30);
           const shown = [];
           for (const row of rows.filter((x) => x.scenario === scenario.id)) {
             row[t].runs.push(r);
@@ -271,6 +275,11 @@ async function main() {
         r.median = median(vals);
         r.best = row.better === 'lower' ? Math.min(...vals) : Math.max(...vals);
         r.value = opts.stat === 'median' ? r.median : r.best;
+        if (row.aggregate === 'cpuPerGiB') {
+          const cpu = r.runs.reduce((a, x) => a + (x.serverCpuSeconds ?? 0), 0);
+          const gib = r.runs.reduce((a, x) => a + (x.bytes ?? 0), 0) / 2 ** 30;
+          r.value = gib > 0 ? cpu / gib : null;
+        }
         if (row.msKey) {
           const ms = r.runs.map((x) => x[row.msKey]);
           r.ms = opts.stat === 'median' ? median(ms) : Math.min(...ms);
@@ -353,6 +362,7 @@ function fmt(v, row) {
   switch (row.unit) {
     case 'req/s': return v.toFixed(0);
     case 'listings/s': return v.toFixed(2);
+    case 'CPU-s/GiB': return v.toFixed(3);
     default: return v.toFixed(1);
   }
 }
@@ -375,7 +385,7 @@ function markdown(rows, targets, notes, stat) {
     if (targets.length === 2) cols.push(row.ratio != null ? `${row.ratio.toFixed(2)}×` : '—');
     lines.push(`| ${cols.join(' | ')} |`);
   });
-  lines.push('', `Figures are the ${stat === 'median' ? 'median' : 'best'} of the repetitions (every run, with medians, is in bench/results/latest.json); ratios above 1 favour Berth except for RSS.`);
+  lines.push('', `Figures are the ${stat === 'median' ? 'median' : 'best'} of the repetitions (every run, with medians, is in bench/results/latest.json); ratios above 1 favour Berth except in rows marked "lower is better", where below 1 does. CPU rows are totals over every repetition, not a best run.`);
   for (const n of notes) lines.push(`- ${n}`);
   return lines.join('\n');
 }

@@ -21,6 +21,8 @@ export interface FlagSpec {
   defaultValue?: string | number;
   /** Value placeholder for help, e.g. `slug`. */
   value?: string;
+  /** Accepted but not listed in help (doctl hides its retry waits too). */
+  hidden?: boolean;
 }
 
 export interface CommandSpec {
@@ -45,29 +47,37 @@ export const GLOBAL_FLAGS: FlagSpec[] = [
   { name: 'trace', type: 'bool', description: 'Show a log of network activity while performing a command' },
   { name: 'http-retry-max', type: 'int', value: 'n', description: 'Maximum number of retries for requests that fail with a 429 or 500-level error (default 5)' },
   { name: 'interactive', type: 'bool', description: 'Enable interactive behavior (default: true when stdout and stderr are terminals)' },
+  { name: 'http-retry-wait-max', type: 'int', value: 'seconds', hidden: true, description: 'Longest wait before retrying a failed request, in seconds (default 30)' },
 ];
 
 /** Every boolean flag name, for `--flag=true|false` (which commander does not take). */
 export const BOOL_FLAG_NAMES = new Set<string>(['no-header']);
 
-function addFlag(cmd: Command, flag: FlagSpec): void {
+function addFlag(cmd: Command, flag: FlagSpec, hideAll = false): void {
+  const hidden = hideAll || flag.hidden === true;
   const names = `${flag.short ? `-${flag.short}, ` : ''}--${flag.name}`;
   if (flag.type === 'bool') {
     BOOL_FLAG_NAMES.add(flag.name);
-    cmd.option(names, flag.description);
+    cmd.addOption(new Option(names, flag.description).hideHelp(hidden));
     // `--x=false` arrives as `--no-x` (see normalizeBoolFlags).
     cmd.addOption(new Option(`--no-${flag.name}`).hideHelp());
     return;
   }
   const option = new Option(`${names} <${flag.value ?? (flag.type === 'int' ? 'n' : 'value')}>`, flag.description);
   if (flag.defaultValue !== undefined) option.default(String(flag.defaultValue));
-  cmd.addOption(option);
+  cmd.addOption(option.hideHelp(hidden));
 }
 
-/** Adds the global flags to a client command group (and to the program, before its subcommand). */
-export function addGlobalFlags(cmd: Command): void {
-  for (const flag of GLOBAL_FLAGS) addFlag(cmd, flag);
+/**
+ * Adds the global flags to a client command group, or (hidden from help, which lists them
+ * under each client command) to the program, where they may come before the command.
+ */
+export function addGlobalFlags(cmd: Command, options: { hidden?: boolean } = {}): void {
+  for (const flag of GLOBAL_FLAGS) addFlag(cmd, flag, options.hidden);
 }
+
+/** The argument words of each command's use line, for the help's command list. */
+const argumentWords = new WeakMap<Command, string>();
 
 /**
  * Rewrites Go-style boolean flags, which doctl's documentation uses (`--read-only=true`), into
@@ -131,7 +141,11 @@ export function configureClientCommand(cmd: Command, io: ClientIo): Command {
       outputError: (s, write) => write(doctlStyle(s, path)),
     })
     .showHelpAfterError(`Run '${path} --help' for usage.`)
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false });
+    .configureHelp({
+      showGlobalOptions: true,
+      sortSubcommands: false,
+      subcommandTerm: (sub) => [[sub.name(), ...sub.aliases()].join('|'), argumentWords.get(sub)].filter(Boolean).join(' '),
+    });
 }
 
 /** Tracks the exit status of the client command that ran. */
@@ -172,6 +186,7 @@ export class ClientRuntime {
     const cmd = parent.command(name!, { hidden: spec.hidden ?? false });
     configureClientCommand(cmd, this.io);
     cmd.description(spec.short).usage(`${argWords.length > 0 ? `${argWords.join(' ')} ` : ''}[flags]`);
+    argumentWords.set(cmd, argWords.join(' '));
     cmd.argument('[args...]');
     if (spec.aliases) cmd.aliases(spec.aliases);
     for (const flag of spec.flags ?? []) addFlag(cmd, flag);

@@ -23,7 +23,7 @@ export const CLIENT_COMMANDS = ['auth', 'registry', 'registries', 'completion'];
  */
 export function registerClientCommands(program: Command, io: ClientIo): ClientRuntime {
   const runtime = new ClientRuntime(io);
-  addGlobalFlags(program);
+  addGlobalFlags(program, { hidden: true });
   registerAuthCommands(runtime, program);
   registerRegistryCommands(runtime, program);
   registerRegistriesCommands(runtime, program);

@@ -25,6 +25,7 @@ export interface GlobalFlags {
   output?: string;
   trace?: boolean;
   httpRetryMax?: string;
+  httpRetryWaitMax?: string;
   interactive?: boolean;
 }
 
@@ -33,6 +34,7 @@ export class Session {
   readonly interactive: boolean;
   readonly trace: boolean;
   readonly retryMax: number;
+  readonly retryWaitMaxMs: number;
   /** The context in use (lower case, as doctl keeps them). */
   readonly contextName: string;
   readonly configPath: string;
@@ -49,7 +51,8 @@ export class Session {
     this.output = parseOutput(flags.output);
     this.interactive = flags.interactive ?? Boolean(io.stdout.isTTY && io.stderr.isTTY);
     this.trace = flags.trace ?? false;
-    this.retryMax = parseRetryMax(flags.httpRetryMax);
+    this.retryMax = parseCount(flags.httpRetryMax, 'http-retry-max', DEFAULT_RETRY_MAX);
+    this.retryWaitMaxMs = parseCount(flags.httpRetryWaitMax, 'http-retry-wait-max', 30) * 1000;
     this.contextName = (flags.context ?? io.env.BERTH_CONTEXT ?? config.context ?? DEFAULT_CONTEXT).toLowerCase();
     this.configPath = configPath;
   }
@@ -57,7 +60,8 @@ export class Session {
   static async open(io: ClientIo, flags: GlobalFlags): Promise<Session> {
     // Parse the cheap flags first so that a bad -o fails before any file is read.
     parseOutput(flags.output);
-    parseRetryMax(flags.httpRetryMax);
+    parseCount(flags.httpRetryMax, 'http-retry-max', DEFAULT_RETRY_MAX);
+    parseCount(flags.httpRetryWaitMax, 'http-retry-wait-max', 30);
     const configPath = flags.config ?? defaultConfigPath(io.env);
     return new Session(io, flags, await readConfigFile(configPath), configPath);
   }
@@ -104,6 +108,7 @@ export class Session {
     return {
       baseUrl,
       retryMax: this.retryMax,
+      retryWaitMaxMs: this.retryWaitMaxMs,
       headers: { 'user-agent': 'berth-cli' },
       onTrace: (event: TraceEvent) => {
         this.lastExchange = event;
@@ -135,8 +140,8 @@ function parseOutput(value: string | undefined): OutputType {
   return output;
 }
 
-function parseRetryMax(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_RETRY_MAX;
-  if (!/^\d+$/.test(value)) throw new CliError(`invalid argument "${value}" for "--http-retry-max" flag: not a non-negative integer`);
+function parseCount(value: string | undefined, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new CliError(`invalid argument "${value}" for "--${flag}" flag: not a non-negative integer`);
   return Number(value);
 }

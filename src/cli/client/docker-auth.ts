@@ -109,6 +109,8 @@ function runHelper(io: ClientIo, helper: string, action: 'store' | 'get' | 'eras
       if (code === 0) resolvePromise(stdout);
       else reject(new CliError(`${program} ${action}: ${(stderr || stdout).trim() || `exit status ${code}`}`));
     });
+    // A helper may exit without reading its input; its exit status tells what happened.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input);
   });
 }

@@ -160,7 +160,7 @@ fi
 
 export function registerCompletionCommand(rt: ClientRuntime, program: Command): Command {
   const spec: CommandSpec = {
-    use: 'completion <bash|zsh>',
+    use: 'completion <shell>',
     short: 'Generate the autocompletion script for bash or zsh',
     async run(c) {
       if (c.args.length === 0) throw missingArgs(c.ns);

@@ -92,7 +92,7 @@ export function garbageCollectionCommands(treeName: TreeName): CommandSpec[] {
   const tree = (c: CmdConfig) => new Tree(treeName, c.session.api());
   return [
     {
-      use: multi ? 'start <registry-name>' : 'start',
+      use: multi ? 'start <registry-name>' : 'start [<registry-name>]',
       short: 'Start garbage collection for a container registry',
       aliases: ['s'],
       displayer: true,
@@ -105,7 +105,7 @@ export function garbageCollectionCommands(treeName: TreeName): CommandSpec[] {
       run: (c) => start(c, treeName),
     },
     {
-      use: multi ? 'get-active <registry-name>' : 'get-active',
+      use: multi ? 'get-active <registry-name>' : 'get-active [<registry-name>]',
       short: 'Retrieve information about the currently-active garbage collection for a container registry',
       aliases: ['ga', 'g'],
       displayer: true,
@@ -116,7 +116,7 @@ export function garbageCollectionCommands(treeName: TreeName): CommandSpec[] {
       },
     },
     {
-      use: multi ? 'list <registry-name>' : 'list',
+      use: multi ? 'list <registry-name>' : 'list [<registry-name>]',
       short: 'Retrieve information about past garbage collections for a container registry',
       aliases: ['ls', 'l'],
       displayer: true,

@@ -140,6 +140,17 @@ describe('berth auth', { timeout: 60_000 }, () => {
     expect(await names(m, [])).toBe('reg-b');
   });
 
+  it('a read-only token lists registries; the Endpoint column says it cannot learn the host', async () => {
+    const m = await newMachine();
+    const team = await h.ctx.teams.byName('team-a');
+    const readOnly = (await h.ctx.credentials.issue({ teamId: team!.id, kind: 'api', scopes: ['registry:read'] })).secret;
+    const result = await berthOk(m, ['registries', 'list', '-t', readOnly, '-u', h.apiUrl]);
+    expect(result.stdout).toBe('Name     Endpoint           Region slug\nreg-a    <unknown>/reg-a    nyc3\n');
+    expect(result.stderr).toMatch(/^Warning: cannot learn the registry host \(.+\); the Endpoint column shows <unknown>\n$/);
+    // Asking only for other columns asks nothing more of the API.
+    expect(await berthOk(m, ['registries', 'list', '-t', readOnly, '-u', h.apiUrl, '--format', 'Name,Region'])).toMatchObject({ stderr: '' });
+  });
+
   it('--trace logs every request without the token', async () => {
     const m = await newMachine();
     await berthOk(m, ['auth', 'init', '-t', tokenA, '-u', h.apiUrl]);

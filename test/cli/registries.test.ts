@@ -181,6 +181,29 @@ describe('berth registries (multi-registry tree)', { timeout: 60_000 }, () => {
     expect(JSON.parse(await readFile(m.dockerConfig, 'utf8'))).toEqual({ auths: {} });
   });
 
+  it('with -o json: create and cancel print the API\'s objects; docker-config, kubernetes-manifest and login print as in text (doctl ignores -o there)', async () => {
+    const created = JSON.parse((await berthOk(m, ['registries', 'create', 'gamma', '--subscription-tier', 'professional', '-o', 'json'])).stdout) as unknown[];
+    expect(created).toEqual([(await apiJson<{ registry: unknown }>('/v2/registries/gamma')).registry]);
+    const run = (JSON.parse((await berthOk(m, ['registries', 'gc', 'start', 'gamma', '-f', '-o', 'json'])).stdout) as { uuid: string }[])[0]!;
+    const cancelled = JSON.parse((await berthOk(m, ['registries', 'gc', 'cancel', 'gamma', run.uuid, '-o', 'json'])).stdout) as unknown[];
+    const runs = await apiJson<{ garbage_collections: { uuid: string }[] }>('/v2/registries/gamma/garbage-collections');
+    expect(cancelled).toEqual(runs.garbage_collections.filter((r) => r.uuid === run.uuid));
+    expect((await berthOk(m, ['registries', 'subscription', 'update', '--subscription-tier', 'professional', '-o', 'json'])).stdout).toBe(
+      `${JSON.stringify([(await apiJson<{ subscription: unknown }>('/v2/registries/subscription')).subscription], null, 2)}\n`,
+    );
+
+    const text = JSON.parse((await berthOk(m, ['registries', 'docker-config', 'gamma'])).stdout) as { auths: Record<string, unknown> };
+    const json = JSON.parse((await berthOk(m, ['registries', 'docker-config', 'gamma', '-o', 'json'])).stdout) as { auths: Record<string, unknown> };
+    expect(Object.keys(json.auths)).toEqual(Object.keys(text.auths));
+    const k8s = (await berthOk(m, ['registries', 'k8s', 'gamma', '-o', 'json'])).stdout;
+    expect(k8s.replace(/\.dockerconfigjson: \S+/, '.dockerconfigjson: <base64>')).toBe(
+      (await berthOk(m, ['registries', 'k8s', 'gamma'])).stdout.replace(/\.dockerconfigjson: \S+/, '.dockerconfigjson: <base64>'),
+    );
+    expect((await berthOk(m, ['registries', 'login', 'gamma', '-o', 'json'])).stdout).toBe(`Logging Docker in to ${REGISTRY_HOST}/gamma\n`);
+    expect((await berthOk(m, ['registries', 'logout', 'gamma', '-o', 'json'])).stdout).toBe(`Removing login credentials for ${REGISTRY_HOST}/gamma\n`);
+    expect((await berthOk(m, ['registries', 'delete', 'gamma', '-f', '-o', 'json'])).stdout).toBe('');
+  });
+
   it('delete asks ("delete this registry"); --force skips the question', async () => {
     const declined = await berthIn(m, ['registries', 'delete', 'beta', '--interactive'], { input: 'no\n' });
     expect(declined.stderr).toBe('Warning: Are you sure you want to delete this registry (y/N) ? \nError: operation aborted\n');

@@ -5,7 +5,7 @@
  * `capture-pane`. Each test has its own tmux server (`-L`), stopped at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -66,6 +66,8 @@ class Terminal {
 
   async close(): Promise<void> {
     await run('tmux', ['-L', this.socket, 'kill-server']);
+    // The server leaves its socket file behind: /tmp/tmux-<uid>/<name> (or under $TMUX_TMPDIR).
+    await rm(join(process.env.TMUX_TMPDIR ?? '/tmp', `tmux-${process.getuid?.() ?? 0}`, this.socket), { force: true });
   }
 }
 

@@ -6,7 +6,7 @@
  * credential, so the old file no longer works. DOCKER_CONFIG, REGISTRY_AUTH_FILE and Docker
  * credential helpers are honoured.
  */
-import { chmod, copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectFailure, expectSuccess, PODMAN_TOOLS, SKOPEO_TOOLS } from '../support/clients.js';
@@ -56,7 +56,11 @@ describe.skipIf(skip)('berth registry login with skopeo and podman', { timeout: 
   });
   afterAll(async () => {
     await server?.stop();
+    if (podmanDir) await rm(runroot(), { recursive: true, force: true });
   });
+
+  // podman refuses a runroot longer than 50 characters, so it lives directly in /tmp.
+  const runroot = () => join('/tmp', `pr-${podmanDir.slice(-6)}`);
 
   /** podman with its own storage under a short path (its runroot must be under 50 characters). */
   const podman = (args: string[], env: NodeJS.ProcessEnv) =>
@@ -64,7 +68,7 @@ describe.skipIf(skip)('berth registry login with skopeo and podman', { timeout: 
       'podman',
       [
         '--root', join(podmanDir, 'root'),
-        '--runroot', join('/tmp', `pr-${podmanDir.slice(-6)}`),
+        '--runroot', runroot(),
         '--storage-driver', 'vfs',
         '--events-backend', 'file',
         '--cgroup-manager', 'cgroupfs',

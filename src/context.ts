@@ -1,8 +1,9 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { hostname } from 'node:os';
 import { CredentialService, RegistryTokenService } from './auth/index.js';
 import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
+import { createLogger } from './logging.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
 import {
   BlobService,
@@ -52,7 +53,7 @@ export interface ContextOverrides {
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'berth' } });
+  const logger = overrides.logger ?? createLogger(config.logLevel);
   const db = connectDatabase(config.database);
   try {
     await migrateToLatest(db);

@@ -3696,7 +3696,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    cancel: boolean;
+                    cancel?: boolean;
                 };
             };
         };
@@ -4106,7 +4106,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    cancel: boolean;
+                    cancel?: boolean;
                 };
             };
         };

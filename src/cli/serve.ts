@@ -8,10 +8,13 @@ import { createRegistryServer } from '../http/oci/server.js';
 import { startGcWorker } from '../jobs/gc-worker.js';
 import { startLayerSizeJob } from '../jobs/layer-sizes.js';
 import { startUploadExpiry } from '../jobs/upload-expiry.js';
+import { readTlsMaterial, reloadCertificates } from '../http/tls.js';
 
 /** `berth serve`: config → context → listeners; SIGTERM/SIGINT drain and exit 0. */
 export async function serve(flags: ServeFlags): Promise<void> {
   const config = loadConfig(flags);
+  // Unreadable or mismatched TLS files stop the start before anything else happens.
+  if (config.tls) readTlsMaterial(config.tls);
   const ctx = await createContext(config);
   const { printedToken } = await bootstrap(ctx);
   if (printedToken) {
@@ -39,8 +42,11 @@ export async function serve(flags: ServeFlags): Promise<void> {
   // Other nodes' pushes change usage too; a periodic full refresh catches them.
   const usageTimer = setInterval(() => void ctx.usage.flush(true), 60_000);
   usageTimer.unref();
+  if (/^(0\.0\.0\.0|\[?::\]?)(:|$)/.test(config.registryHost)) {
+    ctx.logger.warn({ registryHost: config.registryHost }, 'set --registry-host to the name clients use: it is the token realm, the JWT audience and the host in config.json');
+  }
   ctx.logger.info(
-    { api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
+    { tls: config.tls !== undefined, api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
     'berth is serving',
   );
 
@@ -59,4 +65,6 @@ export async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP reloads the TLS certificate (e.g. after certbot renewed it) without a restart.
+  process.on('SIGHUP', () => reloadCertificates(config, servers, ctx.logger));
 }

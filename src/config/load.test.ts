@@ -43,4 +43,36 @@ describe('loadConfig', () => {
       expect(message).toContain('--role');
     }
   });
+
+  it('has the connection limits and no TLS or trusted proxy by default', () => {
+    const config = loadConfig({}, {});
+    expect([config.bodyTimeoutSeconds, config.headerTimeoutSeconds, config.maxConnections, config.maxTokenScopes]).toEqual([60, 10, 512, 50]);
+    expect(config.tls).toBeUndefined();
+    expect(config.trustProxy).toEqual([]);
+  });
+
+  it('takes TLS files as a pair and then defaults the API URL to https', () => {
+    const config = loadConfig({ tlsCert: 'c.pem' }, { BERTH_TLS_KEY: 'k.pem' });
+    expect(config.tls).toEqual({ certFile: path.resolve('c.pem'), keyFile: path.resolve('k.pem') });
+    expect(config.apiUrl).toBe('https://127.0.0.1:8080');
+    expect(() => loadConfig({ tlsCert: 'c.pem' }, {})).toThrow(/--tls-key \/ BERTH_TLS_KEY: needed too/);
+    expect(() => loadConfig({}, { BERTH_TLS_KEY: 'k.pem' })).toThrow(/--tls-cert \/ BERTH_TLS_CERT: needed too/);
+  });
+
+  it('takes --trust-proxy addresses, CIDRs and named ranges, and refuses anything else', () => {
+    expect(loadConfig({ trustProxy: '10.0.0.1, 192.168.0.0/16,fd00::/8 , loopback' }, {}).trustProxy).toEqual(['10.0.0.1', '192.168.0.0/16', 'fd00::/8', 'loopback']);
+    for (const bad of ['proxy.example.com', '10.0.0.0/33', '::1/129', '10.0.0.0/8/1', 'true', '*']) {
+      expect(() => loadConfig({ trustProxy: bad }, {}), bad).toThrow(/--trust-proxy \/ BERTH_TRUST_PROXY/);
+    }
+  });
+
+  it('refuses limits that are not positive', () => {
+    expect.assertions(4);
+    try {
+      loadConfig({ bodyTimeout: '0s', headerTimeout: 'soon', maxConnections: '-1', maxTokenScopes: '0' }, {});
+    } catch (err) {
+      for (const flag of ['--body-timeout', '--header-timeout', '--max-connections', '--max-token-scopes']) expect((err as Error).message).toContain(flag);
+    }
+  });
 });
+

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseDurationSeconds } from './duration.js';
 import { configSchema, type Config, type DatabaseConfig, type ListenAddress, type StorageConfig } from './schema.js';
@@ -22,6 +23,13 @@ export interface ServeFlags {
   rateLimitPerMinute?: string;
   gcGrace?: string;
   gcMode?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: string;
+  bodyTimeout?: string;
+  headerTimeout?: string;
+  maxConnections?: string;
+  maxTokenScopes?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -44,6 +52,13 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
   { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
   { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
+  { key: 'tlsCert', flag: '--tls-cert <file>', env: 'BERTH_TLS_CERT', default: 'none (plain HTTP)', description: 'PEM certificate chain: both listeners serve HTTPS (reloaded on SIGHUP); needs --tls-key' },
+  { key: 'tlsKey', flag: '--tls-key <file>', env: 'BERTH_TLS_KEY', default: 'none', description: 'PEM private key of --tls-cert' },
+  { key: 'trustProxy', flag: '--trust-proxy <list>', env: 'BERTH_TRUST_PROXY', default: 'none', description: 'Comma-separated addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`) of proxies whose X-Forwarded-For/-Proto/-Host are believed' },
+  { key: 'bodyTimeout', flag: '--body-timeout <duration>', env: 'BERTH_BODY_TIMEOUT', default: '60s', description: 'A connection on which a request makes no progress (no byte received or sent) for this long is closed' },
+  { key: 'headerTimeout', flag: '--header-timeout <duration>', env: 'BERTH_HEADER_TIMEOUT', default: '10s', description: 'Time a client has to send a request line and all its headers (408 after that)' },
+  { key: 'maxConnections', flag: '--max-connections <n>', env: 'BERTH_MAX_CONNECTIONS', default: '512', description: 'Open connections per listener; further connections are closed at once' },
+  { key: 'maxTokenScopes', flag: '--max-token-scopes <n>', env: 'BERTH_MAX_TOKEN_SCOPES', default: '50', description: 'Scopes one /auth/token request may ask for (docker, podman and containerd send 1–3)' },
 ];
 
 export class ConfigError extends Error {
@@ -80,7 +95,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     problems.push(`${name('registryHost')}: "${registryHost}" must be host or host:port, without a scheme or path`);
   }
 
-  let apiUrl = pick('apiUrl') ?? `http://${apiListen.host}:${apiListen.port}`;
+  const tls = parseTls(pick('tlsCert'), pick('tlsKey'), name('tlsCert'), name('tlsKey'), problems);
+  let apiUrl = pick('apiUrl') ?? `${tls ? 'https' : 'http'}://${apiListen.host}:${apiListen.port}`;
   try {
     const u = new URL(apiUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push(`${name('apiUrl')}: "${apiUrl}" must be an http or https URL`);
@@ -127,6 +143,11 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   };
   const rateLimitPerHour = positive('rateLimitPerHour', '5000');
   const rateLimitPerMinute = positive('rateLimitPerMinute', '250');
+  const maxConnections = positive('maxConnections', '512');
+  const maxTokenScopes = positive('maxTokenScopes', '50');
+  const bodyTimeoutSeconds = duration('bodyTimeout', '60s');
+  const headerTimeoutSeconds = duration('headerTimeout', '10s');
+  const trustProxy = parseTrustProxy(pick('trustProxy'), name('trustProxy'), problems);
 
   const candidate = {
     dataDir,
@@ -149,6 +170,12 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     rateLimitPerMinute,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
+    tls,
+    trustProxy,
+    bodyTimeoutSeconds,
+    headerTimeoutSeconds,
+    maxConnections,
+    maxTokenScopes,
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -205,6 +232,35 @@ function parseTierOverrides(value: string | undefined, label: string, problems: 
     }
   }
   return out;
+}
+
+function parseTls(cert: string | undefined, key: string | undefined, certLabel: string, keyLabel: string, problems: string[]): { certFile: string; keyFile: string } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    problems.push(`${cert === undefined ? certLabel : keyLabel}: needed too, since ${cert === undefined ? keyLabel : certLabel} is set (HTTPS takes both)`);
+    return undefined;
+  }
+  return { certFile: path.resolve(cert), keyFile: path.resolve(key) };
+}
+
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `--trust-proxy`: addresses, CIDRs or proxy-addr's named ranges; checked here, compiled by http/. */
+function parseTrustProxy(value: string | undefined, label: string, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_RANGES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) problems.push(`${label}: "${entry}" is not an IP address, a CIDR (10.0.0.0/8) or one of ${[...PROXY_RANGES].join(', ')}`);
+  }
+  return entries;
 }
 
 function parseListen(value: string, label: string, problems: string[]): ListenAddress {

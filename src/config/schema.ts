@@ -49,6 +49,18 @@ export const configSchema = z.object({
   rateLimitPerMinute: z.number().int().positive(),
   gcGraceSeconds: z.number().int().positive(),
   gcMode: z.enum(['online', 'read-only']),
+  /** PEM files for HTTPS on both listeners; plain HTTP when absent. */
+  tls: z.object({ certFile: z.string(), keyFile: z.string() }).optional(),
+  /** Proxies (addresses, CIDRs, named ranges) whose X-Forwarded-* headers are believed. */
+  trustProxy: z.array(z.string()),
+  /** A connection making no progress for this long is closed (nginx's client_body_timeout). */
+  bodyTimeoutSeconds: z.number().int().positive(),
+  /** Time allowed for the request line and headers (nginx's client_header_timeout). */
+  headerTimeoutSeconds: z.number().int().positive(),
+  /** Open connections per listener. */
+  maxConnections: z.number().int().positive(),
+  /** Scopes one token request may ask for. */
+  maxTokenScopes: z.number().int().positive(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from './database.js';
@@ -54,6 +55,8 @@ export interface TestServer {
   restart(): Promise<void>;
   /** fetch() against the API listener with the bootstrap token. */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** fetch(), trusting the test CA when the server speaks TLS. */
+  fetch: typeof globalThis.fetch;
   /** POST /v2/registries; returns the parsed body's `registry`. */
   createRegistry(name: string, tier?: string): Promise<Record<string, unknown>>;
   /** GET /v2/registries/{name}/docker-credentials; returns the parsed config.json. */
@@ -67,6 +70,8 @@ export interface TestServer {
 export interface StartOptions {
   /** Extra `serve` flags. */
   args?: string[];
+  /** Serve HTTPS with this certificate and key (PEM files); `ca` (PEM) verifies it. */
+  tls?: { certFile: string; keyFile: string; ca: string };
   /** Extra environment. */
   env?: Record<string, string>;
   /** How long to wait for /healthz (default 20 s). */
@@ -85,9 +90,12 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const apiUrl = `${scheme}://127.0.0.1:${apiPort}`;
   const registryHost = `127.0.0.1:${registryPort}`;
-  const registryUrl = `http://${registryHost}`;
+  const registryUrl = `${scheme}://${registryHost}`;
+  // Node's fetch cannot be given a CA; over TLS, requests go through node:https instead.
+  const fetch = options.tls ? httpsFetch(options.tls.ca) : globalThis.fetch;
   const token = `dop_v1_${randomBytes(32).toString('hex')}`;
   const args = [
     MAIN_JS,
@@ -97,6 +105,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     '--registry-listen', registryHost,
     '--database-url', databaseUrl,
     '--log-level', 'warn',
+    ...(options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : []),
     ...(options.args ?? []),
   ];
   // Only our own settings: a BERTH_* variable from the developer's shell must not leak in.
@@ -198,6 +207,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       return logs;
     },
     stop,
+    fetch,
     kill: () => stop('SIGKILL'),
     async restart() {
       await stop();
@@ -241,6 +251,30 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
   };
   return server;
+}
+
+/** fetch() over node:https trusting `ca` (enough for the JSON calls the tests make). */
+export function httpsFetch(ca: string): typeof globalThis.fetch {
+  return (input, init = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const req = httpsRequest(url, { method: init.method ?? 'GET', headers, ca }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+          const responseHeaders = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve(new Response(body, { status, headers: responseHeaders }));
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (init.signal) init.signal.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end(typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : undefined);
+    });
 }
 
 /** A registry name no other test uses. */

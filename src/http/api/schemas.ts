@@ -140,7 +140,8 @@ export const options = {
 // Request pieces.
 export const registryNameParam = { type: 'object', required: ['registry_name'], properties: { registry_name: str } } as const;
 export const pageQuery = {
-  page: { type: 'integer', minimum: 1, default: 1 },
+  // Bounded so that (page - 1) × per_page stays an exact integer any database accepts.
+  page: { type: 'integer', minimum: 1, maximum: 1_000_000_000, default: 1 },
   per_page: { type: 'integer', minimum: 1, maximum: 200, default: 20 },
 } as const;
 export const tierSlug = { type: 'string', enum: [...TIER_SLUGS] } as const;

@@ -2329,6 +2329,7 @@ export interface operations {
                             };
                             tag_count?: number;
                             manifest_count?: number;
+                            storage_usage_bytes?: number;
                         }[];
                         meta: {
                             total: number;
@@ -2857,6 +2858,7 @@ export interface operations {
                             };
                             tag_count?: number;
                             manifest_count?: number;
+                            storage_usage_bytes?: number;
                         }[];
                         meta: {
                             total: number;

@@ -43,4 +43,12 @@ describe('loadConfig', () => {
       expect(message).toContain('--role');
     }
   });
+
+  it('serves the web console unless --ui=false or BERTH_UI=false says otherwise', () => {
+    expect(loadConfig({}, {}).ui).toBe(true);
+    expect(loadConfig({ ui: 'false' }, {}).ui).toBe(false);
+    expect(loadConfig({}, { BERTH_UI: 'false' }).ui).toBe(false);
+    expect(loadConfig({ ui: 'true' }, { BERTH_UI: 'false' }).ui).toBe(true);
+    expect(() => loadConfig({ ui: 'maybe' }, {})).toThrow(/--ui \/ BERTH_UI: "maybe" must be true or false/);
+  });
 });

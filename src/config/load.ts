@@ -22,6 +22,7 @@ export interface ServeFlags {
   rateLimitPerMinute?: string;
   gcGrace?: string;
   gcMode?: string;
+  ui?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -44,6 +45,7 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
   { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
   { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
+  { key: 'ui', flag: '--ui <bool>', env: 'BERTH_UI', default: 'true', description: 'Serve the web console at / on the API listener; `--ui=false` turns it off' },
 ];
 
 export class ConfigError extends Error {
@@ -127,6 +129,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   };
   const rateLimitPerHour = positive('rateLimitPerHour', '5000');
   const rateLimitPerMinute = positive('rateLimitPerMinute', '250');
+  const uiRaw = (pick('ui') ?? 'true').toLowerCase();
+  const ui = ['true', '1', 'yes', 'on'].includes(uiRaw) ? true : ['false', '0', 'no', 'off'].includes(uiRaw) ? false : undefined;
+  if (ui === undefined) problems.push(`${name('ui')}: "${uiRaw}" must be true or false`);
 
   const candidate = {
     dataDir,
@@ -149,6 +154,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     rateLimitPerMinute,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
+    ui: ui ?? true,
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -49,6 +49,8 @@ export const configSchema = z.object({
   rateLimitPerMinute: z.number().int().positive(),
   gcGraceSeconds: z.number().int().positive(),
   gcMode: z.enum(['online', 'read-only']),
+  /** Serve the web console's built assets at / on the API listener. */
+  ui: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -60,6 +60,8 @@ export interface RepositorySummary {
   manifestCount: number;
   latestManifest: ManifestSummary | undefined;
   latestTag: TagSummary | undefined;
+  /** Distinct bytes linked into the repository (layers, configs, manifests), until GC unlinks them. */
+  storageUsageBytes: number;
 }
 
 /** Offset paging (page numbers) or keyset paging (after a name), as the API asks. */
@@ -138,6 +140,13 @@ export class Inventory {
     const nameOf = new Map(repositories.map((r) => [r.id, r.name]));
     const summaries = await this.describeManifests([...latestByRepo.values()].map((m) => ({ ...m, repository: nameOf.get(m.repository_id)! })));
     const latestTags = await this.latestTags(ids, nameOf);
+    const stored = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['rb.repository_id', (eb) => eb.fn.sum<number>('b.size').as('bytes')])
+      .where('rb.repository_id', 'in', ids)
+      .groupBy('rb.repository_id')
+      .execute();
 
     return repositories.map((r) => ({
       name: r.name,
@@ -145,6 +154,7 @@ export class Inventory {
       tagCount: Number(tagCounts.find((c) => c.repository_id === r.id)?.tags ?? 0),
       latestManifest: summaries.find((s) => s.id === latestByRepo.get(r.id)?.id)?.summary,
       latestTag: latestTags.get(r.id),
+      storageUsageBytes: Number(stored.find((b) => b.repository_id === r.id)?.bytes ?? 0),
     }));
   }
 

@@ -85,6 +85,7 @@ export function presentTag(registryName: string, t: TagSummary) {
   };
 }
 
+/** DigitalOcean's `RepositoryV2`, plus Berth's additive `storage_usage_bytes` (what the repository stores). */
 export function presentRepositoryV2(registryName: string, r: RepositorySummary) {
   return {
     registry_name: registryName,
@@ -92,6 +93,7 @@ export function presentRepositoryV2(registryName: string, r: RepositorySummary) 
     tag_count: r.tagCount,
     manifest_count: r.manifestCount,
     ...(r.latestManifest ? { latest_manifest: presentManifest(registryName, r.latestManifest) } : {}),
+    storage_usage_bytes: r.storageUsageBytes,
   };
 }
 

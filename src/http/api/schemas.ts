@@ -108,7 +108,8 @@ export const repositoryV1 = {
 
 export const repositoryV2 = {
   type: 'object',
-  properties: { registry_name: str, name: str, latest_manifest: repositoryManifest, tag_count: int, manifest_count: int },
+  // storage_usage_bytes: Berth's extension, the distinct bytes the repository stores.
+  properties: { registry_name: str, name: str, latest_manifest: repositoryManifest, tag_count: int, manifest_count: int, storage_usage_bytes: int },
 } as const;
 
 export const garbageCollection = {

@@ -5,6 +5,7 @@ import type { AppContext } from '../../context.js';
 import { AppError, isAppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { createFastify } from '../fastify.js';
 import type { Metrics } from '../metrics.js';
+import { registerConsole } from '../ui.js';
 import { registerGarbageCollectionRoutes } from './garbage-collection.js';
 import { registerLegacyRegistryRoutes } from './legacy-registry.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -54,6 +55,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
     registerGarbageCollectionRoutes(api, ctx, hooks.gcChanged ?? (() => undefined));
     registerRevokeRoute(api, ctx);
   });
+  if (ctx.config.ui) registerConsole(app, app.log);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => {

@@ -18,7 +18,7 @@ import { startServer, uniqueName, type DockerConfig, type TestServer } from '../
 import { requireTools } from '../support/tools.js';
 import { formatBytes } from '../../web/src/format.js';
 import { pushSmallImage } from './images.js';
-import { BROWSER_TOOLS, CONSOLE_SERVER_ARGS, expectAccessible, expectNoHorizontalScroll, launchBrowser, openConsole, PHONE, screenshot, signIn, type ConsolePage } from './support.js';
+import { BROWSER_TOOLS, CONSOLE_SERVER_ARGS, expectAccessible, expectNoHorizontalScroll, launchBrowser, openConsole, PHONE, poll, screenshot, signIn, type ConsolePage } from './support.js';
 
 const skip = requireTools([...BROWSER_TOOLS, ...SKOPEO_TOOLS, ...IMAGE_TOOLS]);
 
@@ -69,7 +69,7 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
 
   it('downloads a read-only config.json that pulls but cannot push, and says how to log in', async () => {
     const { page } = await open(`/registries/${registry}/access`);
-    await expect.poll(() => page.getByRole('heading', { name: 'Docker credentials' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('heading', { name: 'Docker credentials' }).isVisible()).toBe(true);
     expect(await page.getByRole('radio', { name: 'Read only (pull)' }).isChecked()).toBe(true);
     await expectAccessible(page, 'the access page');
     await screenshot(page, 'access');
@@ -78,7 +78,7 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
     expect(download.suggestedFilename()).toBe('config.json');
     const config = JSON.parse(text) as DockerConfig;
     expect(Object.keys(config.auths)).toEqual([server.registryHost]);
-    await expect.poll(() => page.getByText('Downloaded config.json with a read-only credential that never expires.').isVisible()).toBe(true);
+    await poll(() => page.getByText('Downloaded config.json with a read-only credential that never expires.').isVisible()).toBe(true);
 
     const authfile = await saveAuth(text);
     expectSuccess(await skopeo(['inspect', '--raw', '--tls-verify=false', '--authfile', authfile, `docker://${server.registryHost}/${registry}/app:v1`]), server);
@@ -94,7 +94,7 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
     await page.getByRole('radio', { name: 'Read and write (push and pull)' }).check();
     await page.getByLabel('Expires', { exact: true }).selectOption({ label: '1 hour' });
     const readWrite = await downloaded(page, 'Download config.json');
-    await expect.poll(() => page.getByText('Downloaded config.json with a read-write credential that expires in 1 hour.').isVisible()).toBe(true);
+    await poll(() => page.getByText('Downloaded config.json with a read-write credential that expires in 1 hour.').isVisible()).toBe(true);
     const authfile = await saveAuth(readWrite.text);
     expectSuccess(await skopeo(['copy', '--dest-tls-verify=false', '--dest-authfile', authfile, image.ref, `docker://${server.registryHost}/${registry}/pushed:v1`]), server);
 
@@ -113,14 +113,14 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
     const field = page.getByLabel('Expires after (seconds)');
     await field.fill('-5');
     await page.getByRole('button', { name: 'Download config.json' }).click();
-    await expect.poll(() => page.getByText(/^expiry_seconds: must be >= 0/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/^expiry_seconds: must be >= 0/).isVisible()).toBe(true);
     expect(await field.getAttribute('aria-invalid')).toBe('true');
     // The message describes the field, so a screen reader reads them together.
     const describedBy = (await field.getAttribute('aria-describedby'))!;
     expect(await page.locator(`[id="${describedBy}"]`).textContent()).toMatch(/^expiry_seconds: must be >= 0/);
     await field.fill('soon');
     await page.getByRole('button', { name: 'Download config.json' }).click();
-    await expect.poll(() => page.getByText(/^expiry_seconds: must be integer/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/^expiry_seconds: must be integer/).isVisible()).toBe(true);
     expect(downloads).toBe(0);
     await expectAccessible(page, 'the access page with an error');
   });
@@ -156,20 +156,20 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
     await new Promise((r) => setTimeout(r, 1100)); // past the 1 s grace period
 
     const { page } = await open(`/registries/${registry}/garbage-collection`);
-    await expect.poll(() => page.getByText('No garbage collection has run on this registry yet.').isVisible()).toBe(true);
+    await poll(() => page.getByText('No garbage collection has run on this registry yet.').isVisible()).toBe(true);
     await expectAccessible(page, 'the garbage collection page');
     await page.getByRole('radio', { name: 'Untagged manifests and unreferenced blobs' }).check();
     await page.getByRole('button', { name: 'Start garbage collection' }).click();
 
     const running = page.getByRole('heading', { name: 'Running now' });
-    await expect.poll(() => running.isVisible()).toBe(true);
-    await expect.poll(() => page.locator('.gc-status').textContent()).toBe('waiting for write JWTs to expire');
+    await poll(() => running.isVisible()).toBe(true);
+    await poll(() => page.locator('.gc-status').textContent()).toBe('waiting for write JWTs to expire');
     await expectAccessible(page, 'the garbage collection page while a run is active');
     await screenshot(page, 'garbage-collection');
 
     // No reload: the page follows the run to its end.
     const outcome = page.getByRole('main').getByText(/^Garbage collection succeeded: /);
-    await expect.poll(() => outcome.isVisible(), { timeout: 30_000 }).toBe(true);
+    await poll(() => outcome.isVisible(), { timeout: 30_000 }).toBe(true);
     const [run] = await runs();
     expect(run!.status).toBe('succeeded');
     expect(run!.blobs_deleted).toBeGreaterThan(0);
@@ -177,32 +177,31 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
     const freed = formatBytes(run!.freed_bytes);
     expect(await outcome.textContent()).toBe(`Garbage collection succeeded: ${run!.blobs_deleted} blobs deleted, ${freed} freed.`);
     const row = page.getByRole('region', { name: 'Past garbage collections (table)' }).getByRole('row').nth(1);
-    const cells = await row.getByRole('cell').allTextContents();
-    expect(cells).toEqual(['untagged manifests and unreferenced blobs', 'succeeded', String(run!.blobs_deleted), freed, expect.any(String)]);
+    await poll(() => row.getByRole('cell').allTextContents()).toEqual(['untagged manifests and unreferenced blobs', 'succeeded', String(run!.blobs_deleted), freed, expect.any(String)]);
     expect(await page.getByRole('button', { name: 'Start garbage collection' }).isVisible()).toBe(true);
   });
 
   it('cancels a running garbage collection', async () => {
     const { page } = await open(`/registries/${registry}/garbage-collection`);
     await page.getByRole('button', { name: 'Start garbage collection' }).click();
-    await expect.poll(() => page.getByRole('button', { name: 'Cancel garbage collection' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('button', { name: 'Cancel garbage collection' }).isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Cancel garbage collection' }).click();
-    await expect.poll(() => page.getByRole('main').getByText(/^Garbage collection cancelled: 0 blobs deleted, 0 B freed\.$/).isVisible(), { timeout: 30_000 }).toBe(true);
+    await poll(() => page.getByRole('main').getByText(/^Garbage collection cancelled: 0 blobs deleted, 0 B freed\.$/).isVisible(), { timeout: 30_000 }).toBe(true);
     const [run] = await runs();
     expect(run!.status).toBe('cancelled');
-    await expect.poll(() => page.getByRole('region', { name: 'Past garbage collections (table)' }).getByRole('row').nth(1).textContent()).toContain('cancelled');
+    await poll(() => page.getByRole('region', { name: 'Past garbage collections (table)' }).getByRole('row').nth(1).textContent()).toContain('cancelled');
   });
 
   it('shows the API’s refusal to start a second run, and keeps the page as it was', async () => {
     const { page } = await open(`/registries/${registry}/garbage-collection`);
-    await expect.poll(() => page.getByRole('button', { name: 'Start garbage collection' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('button', { name: 'Start garbage collection' }).isVisible()).toBe(true);
     const historyBefore = await page.getByRole('region', { name: 'Past garbage collections (table)' }).textContent();
     // Another client starts one behind the console's back.
     const started = await server.api(`/v2/registries/${registry}/garbage-collection`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(started.status).toBe(201);
     const other = ((await started.json()) as { garbage_collection: Run }).garbage_collection;
     await page.getByRole('button', { name: 'Start garbage collection' }).click();
-    await expect.poll(() => page.getByRole('alert').textContent()).toContain(`garbage collection ${other.uuid} is already active`);
+    await poll(() => page.getByRole('alert').textContent()).toContain(`garbage collection ${other.uuid} is already active`);
     expect(await page.getByRole('region', { name: 'Past garbage collections (table)' }).textContent()).toBe(historyBefore);
     const cancel = await server.api(`/v2/registries/${registry}/garbage-collection/${other.uuid}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"cancel":true}' });
     expect(cancel.status).toBe(200);
@@ -211,7 +210,7 @@ describe.skipIf(skip)('the web console: access and garbage collection', { timeou
   it('fits a phone’s width', async () => {
     for (const tab of ['access', 'garbage-collection']) {
       const { page } = await open(`/registries/${registry}/${tab}`, PHONE);
-      await expect.poll(() => page.getByRole('heading', { level: 1, name: registry }).isVisible()).toBe(true);
+      await poll(() => page.getByRole('heading', { level: 1, name: registry }).isVisible()).toBe(true);
       await page.waitForLoadState('networkidle');
       await expectNoHorizontalScroll(page, tab);
     }

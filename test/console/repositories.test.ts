@@ -20,6 +20,7 @@ import {
   launchBrowser,
   openConsole,
   PHONE,
+  poll,
   pushLayout,
   screenshot,
   signIn,
@@ -68,7 +69,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
   const heading = (page: Page, name: string) => page.getByRole('heading', { level: 1, name });
   const gotoRepositories = async (page: Page) => {
     await page.goto(`/registries/${registry}`);
-    await expect.poll(() => page.getByRole('table', { name: /Repositories/ }).or(page.getByRole('region', { name: 'Repositories (table)' })).first().isVisible()).toBe(true);
+    await poll(() => page.getByRole('table', { name: /Repositories/ }).or(page.getByRole('region', { name: 'Repositories (table)' })).first().isVisible()).toBe(true);
   };
 
   beforeAll(async () => {
@@ -101,7 +102,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     const { page, requests } = await open();
     await gotoRepositories(page);
     const total = 2 + EXTRA_REPOSITORIES;
-    await expect.poll(() => page.getByText(`${total} repositories`).isVisible()).toBe(true);
+    await poll(() => page.getByText(`${total} repositories`).isVisible()).toBe(true);
     const rows = page.getByRole('region', { name: 'Repositories (table)' }).getByRole('row');
     expect(await rows.count()).toBe(1 + 20);
     expect(await page.getByText('Page 1 of 2').isVisible()).toBe(true);
@@ -109,53 +110,53 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     await screenshot(page, 'repositories');
 
     await page.getByRole('button', { name: 'Next page' }).click();
-    await expect.poll(() => page.getByText('Page 2 of 2').isVisible()).toBe(true);
+    await poll(() => page.getByText('Page 2 of 2').isVisible()).toBe(true);
     expect(await rows.count()).toBe(1 + total - 20);
     // The names after the first page, in order: the console asked for them with the token.
     expect(requests.some((url) => url.includes('/repositoriesV2?') && url.includes('page_token='))).toBe(true);
     expect(await rows.nth(total - 20).getByRole('link').textContent()).toBe('svc-20');
     await page.getByRole('button', { name: 'Previous page' }).click();
-    await expect.poll(() => page.getByText('Page 1 of 2').isVisible()).toBe(true);
+    await poll(() => page.getByText('Page 1 of 2').isVisible()).toBe(true);
   });
 
   it('searches and sorts every repository, and links nested ones by their full name', async () => {
     const { page } = await open();
     await gotoRepositories(page);
     await page.getByLabel('Search repositories').fill('front');
-    await expect.poll(() => page.getByText('1 repository match “front”').isVisible()).toBe(true);
+    await poll(() => page.getByText('1 repository match “front”').isVisible()).toBe(true);
     const table = page.getByRole('region', { name: 'Repositories (table)' });
     expect(await table.getByRole('link').allTextContents()).toEqual(['shop/frontend']);
     await page.getByLabel('Search repositories').fill('');
 
     // Sorting by tag count, most first: api has two tags, every other repository one.
     await table.getByRole('button', { name: 'Tags' }).click();
-    await expect.poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('descending');
+    await poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('descending');
     expect(await table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('api');
     await table.getByRole('button', { name: 'Tags' }).click();
-    await expect.poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('ascending');
+    await poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('ascending');
     await table.getByRole('button', { name: 'Manifests' }).click();
     // shop/frontend holds the index, two platform images and two referrers.
-    await expect.poll(() => table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('shop/frontend');
+    await poll(() => table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('shop/frontend');
     expect(await table.getByRole('row').nth(1).textContent()).toContain('5');
     // Size is what a repository stores: the two-platform image is by far the largest.
     await table.getByRole('button', { name: 'Size' }).click();
-    await expect.poll(() => table.getByRole('columnheader', { name: 'Size' }).getAttribute('aria-sort')).toBe('descending');
+    await poll(() => table.getByRole('columnheader', { name: 'Size' }).getAttribute('aria-sort')).toBe('descending');
     expect(await table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('shop/frontend');
     await expectAccessible(page, 'the sorted repositories list');
 
     await table.getByRole('link', { name: 'shop/frontend' }).click();
-    await expect.poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
+    await poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
     expect(page.url()).toBe(`${server.apiUrl}/registries/${registry}/repositories/shop/frontend`);
   });
 
   it('shows the index with its platforms, sizes, layers and referrers, and pull commands that work', async () => {
     const { page } = await open();
     await page.goto(`/registries/${registry}/repositories/shop/frontend`);
-    await expect.poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
+    await poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
     const body = (await manifestsOf('shop/frontend')).find((m) => m.digest === image.digest)!;
 
     const indexNode = page.getByRole('article', { name: `Multi-architecture index ${image.digest.slice(0, 19)}` });
-    await expect.poll(() => indexNode.isVisible()).toBe(true);
+    await poll(() => indexNode.isVisible()).toBe(true);
     const indexText = await indexNode.textContent();
     expect(indexText).toContain(image.digest);
     expect(indexText).toContain('v1');
@@ -178,7 +179,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     const amd64 = indexNode.getByRole('article', { name: new RegExp(`^linux/amd64 `) });
     await amd64.getByText(/^Config and \d+ layers?$/).click();
     const layers = amd64.getByRole('region', { name: /Config and layers of/ });
-    await expect.poll(() => layers.isVisible()).toBe(true);
+    await poll(() => layers.isVisible()).toBe(true);
     const amd64Body = (await manifestsOf('shop/frontend')).find((m) => m.digest === image.platforms[0]!.digest)!;
     expect(await layers.getByRole('row').count()).toBe(1 + amd64Body.blobs.length);
     expect(await layers.getByRole('rowheader').allTextContents()).toEqual(['Config', ...amd64Body.blobs.slice(1).map((_, i) => `Layer ${i + 1}`)]);
@@ -193,20 +194,20 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     const inspected = expectSuccess(await skopeo(['inspect', '--raw', '--tls-verify=false', '--authfile', authfile, `docker://${reference}`]), server);
     expect(JSON.parse(inspected.stdout)).toMatchObject({ mediaType: OCI_INDEX });
     await page.getByRole('button', { name: 'Copy docker pull command' }).click();
-    await expect.poll(() => page.evaluate<string>('navigator.clipboard.readText()')).toBe(`docker pull ${reference}`);
+    await poll(() => page.evaluate<string>('navigator.clipboard.readText()')).toBe(`docker pull ${reference}`);
   });
 
   it('deletes a tag and a manifest after confirming, and reports a refusal without changing the page', async () => {
     const { page } = await open();
     await page.goto(`/registries/${registry}/repositories/api`);
-    await expect.poll(() => heading(page, 'api').isVisible()).toBe(true);
+    await poll(() => heading(page, 'api').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Delete tag latest' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete tag latest?' });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await poll(() => dialog.isVisible()).toBe(true);
     await expectAccessible(page, 'the delete-tag dialog');
     await dialog.getByRole('button', { name: 'Delete tag' }).click();
-    await expect.poll(() => dialog.isVisible()).toBe(false);
-    await expect.poll(() => page.getByRole('button', { name: 'Delete tag latest' }).count()).toBe(0);
+    await poll(() => dialog.isVisible()).toBe(false);
+    await poll(() => page.getByRole('button', { name: 'Delete tag latest' }).count()).toBe(0);
     expect(await tagsOf('api')).toEqual(['v1']);
     expect(await page.getByRole('button', { name: 'Delete tag v1' }).isVisible()).toBe(true);
 
@@ -214,12 +215,12 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     // and says so; the page keeps showing what it showed.
     await page.goto(`/registries/${registry}/repositories/shop/frontend`);
     const signatureNode = page.getByRole('article', { name: `Signature ${signature.digest.slice(0, 19)}` });
-    await expect.poll(() => signatureNode.isVisible()).toBe(true);
+    await poll(() => signatureNode.isVisible()).toBe(true);
     expect((await server.api(`/v2/registries/${registry}/repositories/shop%2Ffrontend/digests/${signature.digest}`, { method: 'DELETE' })).status).toBe(204);
     await signatureNode.getByRole('button', { name: /^Delete manifest/ }).click();
     const confirm = page.getByRole('dialog', { name: /^Delete manifest/ });
     await confirm.getByRole('button', { name: 'Delete manifest' }).click();
-    await expect.poll(() => confirm.getByRole('alert').textContent()).toContain('is not in this repository');
+    await poll(() => confirm.getByRole('alert').textContent()).toContain('is not in this repository');
     await confirm.getByRole('button', { name: 'Cancel' }).click();
     expect(await signatureNode.isVisible()).toBe(true);
 
@@ -227,7 +228,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     const sbomNode = page.getByRole('article', { name: `SBOM ${sbom.digest.slice(0, 19)}` });
     await sbomNode.getByRole('button', { name: /^Delete manifest/ }).click();
     await confirm.getByRole('button', { name: 'Delete manifest' }).click();
-    await expect.poll(() => sbomNode.count()).toBe(0);
+    await poll(() => sbomNode.count()).toBe(0);
     // The reload also dropped the signature deleted behind the console's back.
     expect(await signatureNode.count()).toBe(0);
     const remaining = await manifestsOf('shop/frontend');
@@ -240,7 +241,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     await gotoRepositories(page);
     await expectNoHorizontalScroll(page, 'the repositories list');
     await page.goto(`/registries/${registry}/repositories/shop/frontend`);
-    await expect.poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
+    await poll(() => heading(page, 'shop/frontend').isVisible()).toBe(true);
     await page.waitForLoadState('networkidle');
     await expectNoHorizontalScroll(page, 'the repository page');
     await expectAccessible(page, 'the repository page on a phone');
@@ -250,12 +251,12 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
   it('deletes a whole repository after its name is typed', async () => {
     const { page } = await open();
     await page.goto(`/registries/${registry}/repositories/svc-00`);
-    await expect.poll(() => heading(page, 'svc-00').isVisible()).toBe(true);
+    await poll(() => heading(page, 'svc-00').isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Delete repository' }).click();
     const dialog = page.getByRole('dialog', { name: 'Delete repository svc-00?' });
     await dialog.getByLabel('Type svc-00 to confirm').fill('svc-00');
     await dialog.getByRole('button', { name: 'Delete repository' }).click();
-    await expect.poll(() => heading(page, registry).isVisible()).toBe(true);
+    await poll(() => heading(page, registry).isVisible()).toBe(true);
     expect((await server.api(`/v2/registries/${registry}/repositories/svc-00/tags`)).status).toBe(404);
   });
 });

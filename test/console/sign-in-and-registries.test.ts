@@ -20,6 +20,7 @@ import {
   launchBrowser,
   openConsole,
   PHONE,
+  poll,
   screenshot,
   signIn,
   type ConsolePage,
@@ -32,8 +33,8 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
   let browser: Browser;
   const opened: ConsolePage[] = [];
 
-  const open = async (viewport?: { width: number; height: number }) => {
-    const c = await openConsole(browser, server, viewport);
+  const open = async (viewport?: { width: number; height: number }, colorScheme?: 'light' | 'dark') => {
+    const c = await openConsole(browser, server, viewport, colorScheme);
     opened.push(c);
     return c;
   };
@@ -58,18 +59,18 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
   it('refuses a wrong token with the reason and keeps nothing', async () => {
     const { page } = await open();
     await page.goto('/registries');
-    await expect.poll(() => page.url()).toBe(`${server.apiUrl}/sign-in`);
-    await expect.poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
+    await poll(() => page.url()).toBe(`${server.apiUrl}/sign-in`);
+    await poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
     await expectAccessible(page, 'the sign-in page');
     await screenshot(page, 'sign-in');
 
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByText('Enter an API token.').isVisible()).toBe(true);
+    await poll(() => page.getByText('Enter an API token.').isVisible()).toBe(true);
 
     await page.getByLabel('API token').fill(`dop_v1_${'0'.repeat(64)}`);
     await page.getByRole('button', { name: 'Sign in' }).click();
     const refusal = page.getByText(/This token was not accepted: it is invalid, expired or revoked\. \(Unable to authenticate you/);
-    await expect.poll(() => refusal.isVisible()).toBe(true);
+    await poll(() => refusal.isVisible()).toBe(true);
     // The message is the field's description, so a screen reader reads it with the field.
     expect(await page.getByLabel('API token').getAttribute('aria-invalid')).toBe('true');
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
@@ -84,11 +85,11 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     await page.goto('/sign-in');
     await page.getByLabel('API token').fill(expired);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByText(/not accepted: it is invalid, expired or revoked/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/not accepted: it is invalid, expired or revoked/).isVisible()).toBe(true);
 
     await page.getByLabel('API token').fill(createOnly);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => page.getByText(/valid but may not read registries; the console needs the registry:read scope\. \(You do not have access/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/valid but may not read registries; the console needs the registry:read scope\. \(You do not have access/).isVisible()).toBe(true);
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
   });
 
@@ -98,42 +99,42 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     const { page } = await open();
     await signIn(page, server.token);
     expect(await page.evaluate<string[]>('Object.values(sessionStorage)')).toEqual([server.token]);
-    expect(page.url()).toBe(`${server.apiUrl}/registries`);
-    await expect.poll(() => page.getByRole('link', { name: taken }).isVisible()).toBe(true);
+    await poll(() => page.url()).toBe(`${server.apiUrl}/registries`);
+    await poll(() => page.getByRole('link', { name: taken }).isVisible()).toBe(true);
 
     await page.getByRole('link', { name: 'Create registry' }).click();
-    await expect.poll(() => heading(page, 'Create a registry').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Create a registry').isVisible()).toBe(true);
     // Regions come from the API's options (this server offers fra1, ams3, nyc3).
-    expect(await page.getByLabel('Region').locator('option').allTextContents()).toEqual(['fra1', 'ams3', 'nyc3']);
+    await poll(() => page.getByLabel('Region').locator('option').allTextContents()).toEqual(['fra1', 'ams3', 'nyc3']);
     const name = page.getByLabel('Name', { exact: true });
 
     await name.fill('Bad_Name');
-    await expect.poll(() => page.getByText(/^name: /).textContent()).toMatch(/^name: .*lowercase/);
+    await poll(() => page.getByText(/^name: /).textContent()).toMatch(/^name: .*lowercase/);
     await name.fill(taken);
-    await expect.poll(() => page.getByText(`registry name "${taken}" is already taken`).isVisible()).toBe(true);
+    await poll(() => page.getByText(`registry name "${taken}" is already taken`).isVisible()).toBe(true);
     expect(await name.getAttribute('aria-invalid')).toBe('true');
     const wanted = uniqueName('web');
     await name.fill(wanted);
-    await expect.poll(() => page.getByText(`“${wanted}” is available.`).isVisible()).toBe(true);
+    await poll(() => page.getByText(`“${wanted}” is available.`).isVisible()).toBe(true);
     expect(await name.getAttribute('aria-invalid')).toBeNull();
     await page.getByLabel('Region').selectOption('ams3');
     await expectAccessible(page, 'the create-registry page');
     await screenshot(page, 'create-registry');
     await page.getByRole('button', { name: 'Create registry' }).click();
 
-    await expect.poll(() => heading(page, wanted).isVisible()).toBe(true);
+    await poll(() => heading(page, wanted).isVisible()).toBe(true);
     expect(page.url()).toBe(`${server.apiUrl}/registries/${wanted}`);
     const body = (await (await server.api(`/v2/registries/${wanted}`)).json()) as { registry: { region: string } };
     expect(body.registry.region).toBe('ams3');
 
     await page.getByRole('link', { name: 'Registries' }).first().click();
-    await expect.poll(() => heading(page, 'Registries').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Registries').isVisible()).toBe(true);
     const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: wanted }) });
-    await expect.poll(() => row.textContent()).toContain('ams3');
+    await poll(() => row.textContent()).toContain('ams3');
     expect(await row.textContent()).toContain('Professional');
     expect(await row.textContent()).toContain('0 B');
     expect(await row.textContent()).toContain(`${server.registryHost}/${wanted}`);
-    await expect.poll(() => page.getByText(/of 100 GiB included storage used/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/of 100 GiB included storage used/).isVisible()).toBe(true);
     await expectAccessible(page, 'the registries page');
     await screenshot(page, 'registries');
   });
@@ -147,9 +148,9 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     const name = page.getByLabel('Name', { exact: true });
     await name.fill(uniqueName('nope'));
     // validate-name needs registry:create: the API's refusal shows under the field.
-    await expect.poll(() => page.getByText(/this token lacks the registry:create scope/).first().isVisible()).toBe(true);
+    await poll(() => page.getByText(/this token lacks the registry:create scope/).first().isVisible()).toBe(true);
     await page.getByRole('button', { name: 'Create registry' }).click();
-    await expect.poll(() => page.getByRole('alert').filter({ hasText: 'The registry was not created' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('alert').filter({ hasText: 'The registry was not created' }).isVisible()).toBe(true);
     expect(await (await server.api('/v2/registries')).text()).toBe(before);
   });
 
@@ -160,12 +161,12 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     await signIn(page, server.token);
     await page.getByRole('link', { name: doomed }).click();
     await page.getByRole('link', { name: 'Settings' }).click();
-    await expect.poll(() => page.getByRole('heading', { name: 'Delete this registry' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('heading', { name: 'Delete this registry' }).isVisible()).toBe(true);
     await expectAccessible(page, 'the registry settings page');
     await page.getByRole('button', { name: 'Delete registry' }).click();
 
     const dialog = page.getByRole('dialog', { name: `Delete registry ${doomed}?` });
-    await expect.poll(() => dialog.isVisible()).toBe(true);
+    await poll(() => dialog.isVisible()).toBe(true);
     const confirm = dialog.getByRole('button', { name: 'Delete registry' });
     expect(await confirm.isDisabled()).toBe(true);
     await dialog.getByLabel(`Type ${doomed} to confirm`).fill(doomed.slice(0, -1));
@@ -173,14 +174,15 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     await expectAccessible(page, 'the delete-registry dialog');
     // Escape cancels: nothing is deleted.
     await page.keyboard.press('Escape');
-    await expect.poll(() => dialog.isVisible()).toBe(false);
+    await poll(() => dialog.isVisible()).toBe(false);
     expect((await server.api(`/v2/registries/${doomed}`)).status).toBe(200);
 
     await page.getByRole('button', { name: 'Delete registry' }).click();
     await dialog.getByLabel(`Type ${doomed} to confirm`).fill(doomed);
     await confirm.click();
-    await expect.poll(() => heading(page, 'Registries').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Registries').isVisible()).toBe(true);
     expect((await server.api(`/v2/registries/${doomed}`)).status).toBe(404);
+    await poll(() => page.getByRole('region', { name: 'Your registries (table)' }).isVisible()).toBe(true);
     expect(await page.getByRole('link', { name: doomed }).count()).toBe(0);
   });
 
@@ -195,8 +197,8 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     const { page } = await open();
     await signIn(page, teamToken);
     await page.getByRole('link', { name: 'Subscription', exact: true }).click();
-    await expect.poll(() => page.getByRole('heading', { name: 'Basic tier' }).isVisible()).toBe(true);
-    await expect.poll(() => page.getByText('2 repositories of 5 included').isVisible()).toBe(true);
+    await poll(() => page.getByRole('heading', { name: 'Basic tier' }).isVisible()).toBe(true);
+    await poll(() => page.getByText('2 repositories of 5 included').isVisible()).toBe(true);
     expect(await page.getByText(/of 5\.00 GiB included storage used/).isVisible()).toBe(true);
     expect(await page.getByRole('meter').count()).toBe(1);
 
@@ -209,8 +211,8 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
 
     await page.getByRole('radio', { name: /Professional/ }).check();
     await page.getByRole('button', { name: 'Change tier' }).click();
-    await expect.poll(() => page.getByRole('main').getByText('Your team is now on the Professional tier.').isVisible()).toBe(true);
-    await expect.poll(() => page.getByRole('heading', { name: 'Professional tier' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('main').getByText('Your team is now on the Professional tier.').isVisible()).toBe(true);
+    await poll(() => page.getByRole('heading', { name: 'Professional tier' }).isVisible()).toBe(true);
     const sub = (await (await server.api('/v2/registries/subscription', { headers: { authorization: `Bearer ${teamToken}` } })).json()) as { subscription: { tier: { slug: string } } };
     expect(sub.subscription.tier.slug).toBe('professional');
   });
@@ -219,11 +221,11 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     const { page } = await open();
     await signIn(page, server.token);
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await expect.poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
     expect(await page.getByText('You are signed out.', { exact: false }).isVisible()).toBe(true);
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
     await page.goto('/registries');
-    await expect.poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
   });
 
   it('ends the session when the token is revoked while signed in', async () => {
@@ -235,18 +237,18 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     const revoke = await fetch(`${server.apiUrl}/v1/oauth/revoke`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${token}` });
     expect(revoke.ok).toBe(true);
     await page.getByRole('link', { name: 'Subscription', exact: true }).click();
-    await expect.poll(() => page.getByText(/Your session ended: the API no longer accepts this token/).isVisible()).toBe(true);
+    await poll(() => page.getByText(/Your session ended: the API no longer accepts this token/).isVisible()).toBe(true);
     expect(await page.evaluate<number>('sessionStorage.length')).toBe(0);
     // Signing in again returns to where the person was going.
     await page.getByLabel('API token').fill(server.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await expect.poll(() => heading(page, 'Subscription').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Subscription').isVisible()).toBe(true);
   });
 
   it('works with the keyboard alone: sign in, open a registry, reach its sections', async () => {
     const { page } = await open();
     await page.goto('/');
-    await expect.poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
     // Skip link first, then the token field.
     await page.keyboard.press('Tab');
     expect(await page.evaluate<string>('document.activeElement?.textContent')).toBe('Skip to content');
@@ -254,21 +256,21 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     expect(await page.evaluate<string>('document.activeElement?.id')).toBe('token');
     await page.keyboard.type(server.token);
     await page.keyboard.press('Enter');
-    await expect.poll(() => heading(page, 'Registries').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Registries').isVisible()).toBe(true);
 
     const target = (await (await server.api('/v2/registries')).json()) as { registries: { name: string }[] };
     const name = target.registries[0]!.name;
     await tabTo(page, (el) => el.tag === 'A' && el.text === name);
     await page.keyboard.press('Enter');
-    await expect.poll(() => heading(page, name).isVisible()).toBe(true);
+    await poll(() => heading(page, name).isVisible()).toBe(true);
     // After an in-app navigation the new page's heading has focus.
-    expect(await page.evaluate<string>('document.activeElement?.tagName')).toBe('H1');
+    await poll(() => page.evaluate<string>('document.activeElement?.tagName')).toBe('H1');
     await tabTo(page, (el) => el.tag === 'A' && el.text === 'Garbage collection');
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.getByRole('heading', { level: 2, name: 'Garbage collection' }).isVisible()).toBe(true);
+    await poll(() => page.getByRole('heading', { level: 2, name: 'Garbage collection' }).isVisible()).toBe(true);
     await tabTo(page, (el) => el.tag === 'INPUT' && el.type === 'radio');
     await page.keyboard.press('ArrowDown');
-    expect(await page.getByRole('radio', { name: 'Untagged manifests and unreferenced blobs' }).isChecked()).toBe(true);
+    await poll(() => page.getByRole('radio', { name: 'Untagged manifests and unreferenced blobs' }).isChecked()).toBe(true);
     await tabTo(page, (el) => el.tag === 'BUTTON' && el.text === 'Start garbage collection');
     // Every focused element shows a visible focus indicator.
     const outline = await page.evaluate<string>('getComputedStyle(document.activeElement).outlineStyle');
@@ -278,7 +280,7 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
   it('fits a phone’s width on every page of this flow', async () => {
     const { page } = await open(PHONE);
     await page.goto('/sign-in');
-    await expect.poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
+    await poll(() => heading(page, 'Sign in').isVisible()).toBe(true);
     await expectNoHorizontalScroll(page, 'sign-in');
     await signIn(page, server.token);
     await expectNoHorizontalScroll(page, 'registries');
@@ -289,10 +291,21 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
       ['/subscription', 'Subscription'],
     ] as const) {
       await page.goto(path);
-      await expect.poll(() => heading(page, title).isVisible()).toBe(true);
+      await poll(() => heading(page, title).isVisible()).toBe(true);
       await page.waitForLoadState('networkidle');
       await expectNoHorizontalScroll(page, path);
     }
+  });
+
+  it('says so when a page does not exist, and keeps its contrast in dark mode', async () => {
+    const { page } = await open(undefined, 'dark');
+    await signIn(page, server.token);
+    await expectAccessible(page, 'the registries page in dark mode');
+    await page.goto('/registries/x/nonsense');
+    await poll(() => heading(page, 'Page not found').isVisible()).toBe(true);
+    await expectAccessible(page, 'the not-found page');
+    await page.getByRole('link', { name: 'Go to your registries' }).click();
+    await poll(() => heading(page, 'Registries').isVisible()).toBe(true);
   });
 });
 

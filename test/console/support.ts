@@ -20,6 +20,14 @@ export const BROWSER_TOOLS = [CHROMIUM] as const;
 export const CONSOLE_SERVER_ARGS = ['--rate-limit-per-minute', '100000', '--rate-limit-per-hour', '1000000'];
 
 export const PHONE = { width: 375, height: 740 };
+
+/**
+ * expect.poll with room for a slow, shared machine: the page reacts to API answers, and a
+ * loaded CI runner may take seconds where a laptop takes milliseconds.
+ */
+export function poll<T>(read: () => T | Promise<T>, options: { timeout?: number } = {}) {
+  return expect.poll(read, { timeout: 15_000, interval: 100, ...options });
+}
 export const DESKTOP = { width: 1280, height: 900 };
 
 /** One headless Chromium per test file (playwright gives each launch a fresh profile directory). */
@@ -40,8 +48,8 @@ export interface ConsolePage {
 }
 
 /** A fresh context (its own sessionStorage) with a page that records what went wrong. */
-export async function openConsole(browser: Browser, server: TestServer, viewport = DESKTOP): Promise<ConsolePage> {
-  const context = await browser.newContext({ viewport, baseURL: server.apiUrl, acceptDownloads: true, reducedMotion: 'reduce', colorScheme: 'light' });
+export async function openConsole(browser: Browser, server: TestServer, viewport = DESKTOP, colorScheme: 'light' | 'dark' = 'light'): Promise<ConsolePage> {
+  const context = await browser.newContext({ viewport, baseURL: server.apiUrl, acceptDownloads: true, reducedMotion: 'reduce', colorScheme });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.apiUrl });
   const page = await context.newPage();
   const problems: string[] = [];
@@ -61,7 +69,7 @@ export async function signIn(page: Page, token: string): Promise<void> {
   await page.goto('/');
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await expect.poll(() => page.getByRole('heading', { level: 1, name: 'Registries' }).isVisible()).toBe(true);
+  await poll(() => page.getByRole('heading', { level: 1, name: 'Registries' }).isVisible()).toBe(true);
 }
 
 /** axe-core's WCAG 2.1 A/AA rules over the whole page: no violations. */

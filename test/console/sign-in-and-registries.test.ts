@@ -106,7 +106,7 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     await poll(() => heading(page, 'Create a registry').isVisible()).toBe(true);
     // Regions come from the API's options (this server offers fra1, ams3, nyc3).
     await poll(() => page.getByLabel('Region').locator('option').allTextContents()).toEqual(['fra1', 'ams3', 'nyc3']);
-    const name = page.getByLabel('Name', { exact: true });
+    const name = page.getByLabel('Registry name');
 
     await name.fill('Bad_Name');
     await poll(() => page.getByText(/^name: /).textContent()).toMatch(/^name: .*lowercase/);
@@ -145,7 +145,7 @@ describe.skipIf(skip)('the web console: signing in, registries and the subscript
     await signIn(page, readOnly);
     const before = await (await server.api('/v2/registries')).text();
     await page.goto('/create-registry');
-    const name = page.getByLabel('Name', { exact: true });
+    const name = page.getByLabel('Registry name');
     await name.fill(uniqueName('nope'));
     // validate-name needs registry:create: the API's refusal shows under the field.
     await poll(() => page.getByText(/this token lacks the registry:create scope/).first().isVisible()).toBe(true);

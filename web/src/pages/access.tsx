@@ -101,7 +101,7 @@ export function AccessPanel({ registry }: { registry: Registry }) {
             </div>
           </fieldset>
           <div class="field">
-            <label for={ids.expiry}>Expires</label>
+            <label for={ids.expiry}>Expiry</label>
             <select
               id={ids.expiry}
               value={expiry}
@@ -117,7 +117,7 @@ export function AccessPanel({ registry }: { registry: Registry }) {
           </div>
           {expiry === 'custom' && (
             <div class="field">
-              <label for={ids.custom}>Expires after (seconds)</label>
+              <label for={ids.custom}>Seconds until it expires</label>
               <input
                 id={ids.custom}
                 inputMode="numeric"

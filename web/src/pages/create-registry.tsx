@@ -93,7 +93,7 @@ export function CreateRegistryPage() {
       {data && (
         <form onSubmit={submit} noValidate>
           <div class="field">
-            <label for="registry-name">Name</label>
+            <label for="registry-name">Registry name</label>
             <input
               id="registry-name"
               value={name}

@@ -11,7 +11,7 @@ import { useLoad } from '../use-load.js';
 import { TableScroll } from '../components/table-scroll.js';
 
 const TYPES: { type: GcType; label: string; description: string }[] = [
-  { type: 'unreferenced blobs only', label: 'Unreferenced blobs', description: 'Deletes layers and configs that no manifest uses any more. Manifests stay.' },
+  { type: 'unreferenced blobs only', label: 'Unreferenced blobs only', description: 'Deletes layers and configs that no manifest uses any more. Manifests stay.' },
   {
     type: 'untagged manifests and unreferenced blobs',
     label: 'Untagged manifests and unreferenced blobs',

@@ -162,7 +162,21 @@ export function RepositoriesPanel({ registry }: { registry: Registry }) {
                   : `${plural(catalog.total, 'repository', 'repositories')}`)}
             </p>
           </div>
-          {error !== undefined && <ErrorMessage error={error} title="Could not load repositories" />}
+          {error !== undefined && (
+            <ErrorMessage error={error} title="Could not load repositories">
+              <button
+                type="button"
+                class="secondary small"
+                onClick={() => {
+                  setError(undefined);
+                  // Nothing loaded yet: start over; otherwise the search/sort effect or the pager asks again.
+                  if (!catalog) void load(() => extend(name, undefined, PAGE_SIZE, PAGE_SIZE));
+                }}
+              >
+                Try again
+              </button>
+            </ErrorMessage>
+          )}
           {(busy || !catalog) && !error && <Loading what={needsAll ? 'all repositories' : 'repositories'} />}
           {showing && (
             <TableScroll label="Repositories">

@@ -11,7 +11,8 @@ import { expectSuccess, skopeo, SKOPEO_TOOLS } from '../support/clients.js';
 import { buildMultiArchImage, IMAGE_TOOLS, type MultiArchImage } from '../support/images.js';
 import { startServer, uniqueName, type TestServer } from '../support/server.js';
 import { requireTools } from '../support/tools.js';
-import { OCI_MANIFEST, pushReferrer, pushSmallImage, type Descriptor } from './images.js';
+import { registryFetch } from '../support/registry.js';
+import { OCI_MANIFEST, pushReferrer, pushSmallImage, pushToken, type Descriptor } from './images.js';
 import {
   BROWSER_TOOLS,
   CONSOLE_SERVER_ARGS,
@@ -44,6 +45,7 @@ const SPDX = 'application/spdx+json';
 const COSIGN = 'application/vnd.dev.cosign.artifact.sig.v1+json';
 /** More than one page of the console's 20 rows. */
 const EXTRA_REPOSITORIES = 21;
+const MANY_TAGS = 22;
 
 describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () => {
   let server: TestServer;
@@ -84,6 +86,14 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     await pushSmallImage(server, server.token, `${registry}/api`, 'v1');
     const latest = await pushSmallImage(server, server.token, `${registry}/api`, 'latest');
     expect(latest.mediaType).toBe(OCI_MANIFEST);
+    // One manifest under more tags than a page shows.
+    const tagged = await pushSmallImage(server, server.token, `${registry}/many-tags`, 't-00');
+    const jwt = await pushToken(server, server.token, `${registry}/many-tags`);
+    const bytes = await (await registryFetch(server, jwt, `/v2/${registry}/many-tags/manifests/${tagged.digest}`, { headers: { accept: OCI_MANIFEST } })).arrayBuffer();
+    for (let i = 1; i < MANY_TAGS; i++) {
+      const put = await registryFetch(server, jwt, `/v2/${registry}/many-tags/manifests/t-${String(i).padStart(2, '0')}`, { method: 'PUT', body: bytes, headers: { 'content-type': OCI_MANIFEST } });
+      expect(put.status).toBe(201);
+    }
     for (let i = 0; i < EXTRA_REPOSITORIES; i++) await pushSmallImage(server, server.token, `${registry}/svc-${String(i).padStart(2, '0')}`, 'v1', 512);
     // Uncompressed sizes are measured in the background, within seconds of a push.
     for (let waited = 0; ((await manifestsOf('shop/frontend')).find((m) => m.digest === image.digest)?.size_bytes ?? 0) === 0; waited += 200) {
@@ -101,7 +111,7 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
   it('lists repositories 20 at a time, paging with the API’s page tokens', async () => {
     const { page, requests } = await open();
     await gotoRepositories(page);
-    const total = 2 + EXTRA_REPOSITORIES;
+    const total = 3 + EXTRA_REPOSITORIES;
     await poll(() => page.getByText(`${total} repositories`).isVisible()).toBe(true);
     const rows = page.getByRole('region', { name: 'Repositories (table)' }).getByRole('row');
     expect(await rows.count()).toBe(1 + 20);
@@ -128,10 +138,11 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     expect(await table.getByRole('link').allTextContents()).toEqual(['shop/frontend']);
     await page.getByLabel('Search repositories').fill('');
 
-    // Sorting by tag count, most first: api has two tags, every other repository one.
+    // Sorting by tag count, most first: many-tags, then api with two.
     await table.getByRole('button', { name: 'Tags' }).click();
     await poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('descending');
-    expect(await table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('api');
+    expect(await table.getByRole('row').nth(1).getByRole('link').textContent()).toBe('many-tags');
+    expect(await table.getByRole('row').nth(2).getByRole('link').textContent()).toBe('api');
     await table.getByRole('button', { name: 'Tags' }).click();
     await poll(() => table.getByRole('columnheader', { name: 'Tags' }).getAttribute('aria-sort')).toBe('ascending');
     await table.getByRole('button', { name: 'Manifests' }).click();
@@ -195,6 +206,20 @@ describe.skipIf(skip)('the web console: repositories', { timeout: 120_000 }, () 
     expect(JSON.parse(inspected.stdout)).toMatchObject({ mediaType: OCI_INDEX });
     await page.getByRole('button', { name: 'Copy docker pull command' }).click();
     await poll(() => page.evaluate<string>('navigator.clipboard.readText()')).toBe(`docker pull ${reference}`);
+  });
+
+  it('pages through the tags of a repository', async () => {
+    const { page } = await open();
+    await page.goto(`/registries/${registry}/repositories/many-tags`);
+    await poll(() => heading(page, 'many-tags').isVisible()).toBe(true);
+    const tags = page.getByRole('region', { name: 'Tags (table)' });
+    await poll(() => tags.getByRole('rowheader').count()).toBe(20);
+    expect(await page.getByRole('navigation', { name: 'Tags pages' }).textContent()).toContain('Page 1 of 2');
+    await page.getByRole('navigation', { name: 'Tags pages' }).getByRole('button', { name: 'Next page' }).click();
+    await poll(() => tags.getByRole('rowheader').count()).toBe(MANY_TAGS - 20);
+    expect(await page.getByRole('navigation', { name: 'Tags pages' }).textContent()).toContain('Page 2 of 2');
+    const all = (await tagsOf('many-tags')).slice(20);
+    expect(await tags.getByRole('rowheader').allTextContents()).toEqual(all);
   });
 
   it('deletes a tag and a manifest after confirming, and reports a refusal without changing the page', async () => {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { bytewise, type Db, type Dialect } from '../db/index.js';
 import { AppError } from '../errors/index.js';
-import { ManifestRelations, type Platform, type ReadManifest, type Referrer } from './manifest-relations.js';
+import { ManifestRelations, type ChildSummary, type ReadManifest, type Referrer } from './manifest-relations.js';
 
 export interface ManifestSummary {
   digest: string;
@@ -19,15 +19,6 @@ export interface ManifestSummary {
   manifests: ChildSummary[];
   /** Manifests whose subject this is (signatures, SBOMs, attestations). */
   referrers: Referrer[];
-}
-
-export interface ChildSummary {
-  digest: string;
-  mediaType: string | undefined;
-  platform: Platform | undefined;
-  annotations: Record<string, string> | undefined;
-  compressedSizeBytes: number | undefined;
-  sizeBytes: number | undefined;
 }
 
 /** A manifest row as the descriptions need it. */
@@ -245,29 +236,7 @@ export class Inventory {
       .orderBy('r.position')
       .execute();
     const sizes = await this.uncompressedSizes(ids);
-    const children = new Map<string, ChildSummary[]>();
-    const referrers = new Map<string, Referrer[]>();
-    for (const repositoryId of new Set(manifests.map((m) => m.repository_id))) {
-      const own = manifests.filter((m) => m.repository_id === repositoryId);
-      const listed = await this.relations.indexChildren(repositoryId, own);
-      const childIds = [...listed.values()].flat().flatMap((c) => (c.manifestId ? [c.manifestId] : []));
-      const childSizes = await this.uncompressedSizes(childIds);
-      const childRows = childIds.length > 0 ? await this.db.selectFrom('manifests').select(['id', 'blobs_size']).where('id', 'in', childIds).execute() : [];
-      for (const [indexId, list] of listed) {
-        children.set(
-          indexId,
-          list.map((c) => ({
-            digest: c.digest,
-            mediaType: c.mediaType,
-            platform: c.platform,
-            annotations: c.annotations,
-            compressedSizeBytes: childRows.find((r) => r.id === c.manifestId)?.blobs_size,
-            sizeBytes: c.manifestId ? childSizes.get(c.manifestId) : undefined,
-          })),
-        );
-      }
-      for (const [subject, list] of await this.relations.referrers(repositoryId, own.map((m) => m.digest))) referrers.set(`${repositoryId} ${subject}`, list);
-    }
+    const { children, referrers } = await this.relations.describe(manifests, (manifestIds) => this.uncompressedSizes(manifestIds));
     return manifests.map((m) => ({
       id: m.id,
       summary: {
@@ -284,7 +253,7 @@ export class Inventory {
         artifactType: m.artifact_type ?? undefined,
         subjectDigest: m.subject_digest ?? undefined,
         manifests: children.get(m.id) ?? [],
-        referrers: referrers.get(`${m.repository_id} ${m.digest}`) ?? [],
+        referrers: referrers.get(m.id) ?? [],
       },
     }));
   }

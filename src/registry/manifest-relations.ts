@@ -18,6 +18,16 @@ export interface IndexChild {
   manifestId: string | undefined;
 }
 
+/** An index's child as the API describes it: its platform and its sizes (once measured). */
+export interface ChildSummary {
+  digest: string;
+  mediaType: string | undefined;
+  platform: Platform | undefined;
+  annotations: Record<string, string> | undefined;
+  compressedSizeBytes: number | undefined;
+  sizeBytes: number | undefined;
+}
+
 /** A manifest whose `subject` is another: a signature, an SBOM, an attestation. */
 export interface Referrer {
   digest: string;
@@ -53,8 +63,46 @@ export class ManifestRelations {
     private readonly readManifest?: ReadManifest,
   ) {}
 
+  /**
+   * For each of `manifests` (by id): an index's children with their sizes, and the referrers.
+   * `sizesOf` gives uncompressed sizes by manifest id (absent until measured).
+   */
+  async describe(
+    manifests: { id: string; repository_id: string; digest: string }[],
+    sizesOf: (manifestIds: string[]) => Promise<Map<string, number>>,
+  ): Promise<{ children: Map<string, ChildSummary[]>; referrers: Map<string, Referrer[]> }> {
+    const children = new Map<string, ChildSummary[]>();
+    const referrers = new Map<string, Referrer[]>();
+    for (const repositoryId of new Set(manifests.map((m) => m.repository_id))) {
+      const own = manifests.filter((m) => m.repository_id === repositoryId);
+      const listed = await this.indexChildren(repositoryId, own);
+      const childIds = [...listed.values()].flat().flatMap((c) => (c.manifestId ? [c.manifestId] : []));
+      const sizes = await sizesOf(childIds);
+      const rows = childIds.length > 0 ? await this.db.selectFrom('manifests').select(['id', 'blobs_size']).where('id', 'in', childIds).execute() : [];
+      for (const [indexId, list] of listed) {
+        children.set(
+          indexId,
+          list.map((c) => ({
+            digest: c.digest,
+            mediaType: c.mediaType,
+            platform: c.platform,
+            annotations: c.annotations,
+            compressedSizeBytes: rows.find((r) => r.id === c.manifestId)?.blobs_size,
+            sizeBytes: c.manifestId ? sizes.get(c.manifestId) : undefined,
+          })),
+        );
+      }
+      const bySubject = await this.referrers(repositoryId, own.map((m) => m.digest));
+      for (const m of own) {
+        const list = bySubject.get(m.digest);
+        if (list) referrers.set(m.id, list);
+      }
+    }
+    return { children, referrers };
+  }
+
   /** Children of each index among `manifests`, in the order the index lists them. */
-  async indexChildren(repositoryId: string, manifests: { id: string; digest: string }[]): Promise<Map<string, IndexChild[]>> {
+  private async indexChildren(repositoryId: string, manifests: { id: string; digest: string }[]): Promise<Map<string, IndexChild[]>> {
     const result = new Map<string, IndexChild[]>();
     if (manifests.length === 0) return result;
     const refs = await this.db
@@ -91,7 +139,7 @@ export class ManifestRelations {
   }
 
   /** Referrers of each digest in the repository, oldest first. */
-  async referrers(repositoryId: string, digests: string[]): Promise<Map<string, Referrer[]>> {
+  private async referrers(repositoryId: string, digests: string[]): Promise<Map<string, Referrer[]>> {
     const result = new Map<string, Referrer[]>();
     if (digests.length === 0) return result;
     const rows = await this.db

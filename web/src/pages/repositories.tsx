@@ -210,7 +210,7 @@ export function RepositoriesPanel({ registry }: { registry: Registry }) {
                     <tr key={r.name}>
                       <th scope="row">
                         <Link href={paths.repository(name, r.name!)}>{r.name}</Link>
-                        {r.latest_manifest?.tags?.[0] && <div class="muted small">latest tag {r.latest_manifest.tags[0]}</div>}
+                        <NewestTags tags={r.latest_manifest?.tags ?? []} />
                       </th>
                       <td class="num">{r.tag_count}</td>
                       <td class="num">{r.manifest_count}</td>
@@ -227,6 +227,17 @@ export function RepositoriesPanel({ registry }: { registry: Registry }) {
         </>
       )}
     </section>
+  );
+}
+
+/** The tags of the most recently pushed manifest: "newest: v2, latest +3". */
+function NewestTags({ tags }: { tags: string[] }) {
+  if (tags.length === 0) return null;
+  return (
+    <div class="muted small">
+      newest: {tags.slice(0, 2).join(', ')}
+      {tags.length > 2 ? ` +${tags.length - 2}` : ''}
+    </div>
   );
 }
 

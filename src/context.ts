@@ -76,6 +76,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     },
   });
   await registryTokens.init();
+  const manifests = new ManifestService(db, driver, quota);
   return {
     config,
     logger,
@@ -88,9 +89,9 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     repositories: new RepositoryService(db, quota),
     blobs: new BlobService(db, driver, quota, (config.gcGraceSeconds * 1000) / 2),
     uploads: new UploadService(db, driver, quota),
-    manifests: new ManifestService(db, driver, quota),
+    manifests,
     listings: new ListingService(db, config.database.dialect),
-    inventory: new Inventory(db, config.database.dialect),
+    inventory: new Inventory(db, config.database.dialect, (digest) => manifests.bytes({ digest })),
     tiers,
     usage,
     subscriptions: new SubscriptionService(db, usage, tiers),

@@ -74,5 +74,12 @@ describe('loadConfig', () => {
       for (const flag of ['--body-timeout', '--header-timeout', '--max-connections', '--max-token-scopes']) expect((err as Error).message).toContain(flag);
     }
   });
-});
 
+  it('serves the web console unless --ui=false or BERTH_UI=false says otherwise', () => {
+    expect(loadConfig({}, {}).ui).toBe(true);
+    expect(loadConfig({ ui: 'false' }, {}).ui).toBe(false);
+    expect(loadConfig({}, { BERTH_UI: 'false' }).ui).toBe(false);
+    expect(loadConfig({ ui: 'true' }, { BERTH_UI: 'false' }).ui).toBe(true);
+    expect(() => loadConfig({ ui: 'maybe' }, {})).toThrow(/--ui \/ BERTH_UI: "maybe" must be true or false/);
+  });
+});

@@ -30,6 +30,7 @@ export interface ServeFlags {
   headerTimeout?: string;
   maxConnections?: string;
   maxTokenScopes?: string;
+  ui?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -59,6 +60,7 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'headerTimeout', flag: '--header-timeout <duration>', env: 'BERTH_HEADER_TIMEOUT', default: '10s', description: 'Time a client has to send a request line and all its headers (408 after that)' },
   { key: 'maxConnections', flag: '--max-connections <n>', env: 'BERTH_MAX_CONNECTIONS', default: '512', description: 'Open connections per listener; further connections are closed at once' },
   { key: 'maxTokenScopes', flag: '--max-token-scopes <n>', env: 'BERTH_MAX_TOKEN_SCOPES', default: '50', description: 'Scopes one /auth/token request may ask for (docker, podman and containerd send 1–3)' },
+  { key: 'ui', flag: '--ui <bool>', env: 'BERTH_UI', default: 'true', description: 'Serve the web console at / on the API listener; `--ui=false` turns it off' },
 ];
 
 export class ConfigError extends Error {
@@ -148,6 +150,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const bodyTimeoutSeconds = duration('bodyTimeout', '60s');
   const headerTimeoutSeconds = duration('headerTimeout', '10s');
   const trustProxy = parseTrustProxy(pick('trustProxy'), name('trustProxy'), problems);
+  const uiRaw = (pick('ui') ?? 'true').toLowerCase();
+  const ui = ['true', '1', 'yes', 'on'].includes(uiRaw) ? true : ['false', '0', 'no', 'off'].includes(uiRaw) ? false : undefined;
+  if (ui === undefined) problems.push(`${name('ui')}: "${uiRaw}" must be true or false`);
 
   const candidate = {
     dataDir,
@@ -176,6 +181,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     headerTimeoutSeconds,
     maxConnections,
     maxTokenScopes,
+    ui: ui ?? true,
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {

@@ -61,6 +61,8 @@ export const configSchema = z.object({
   maxConnections: z.number().int().positive(),
   /** Scopes one token request may ask for. */
   maxTokenScopes: z.number().int().positive(),
+  /** Serve the web console's built assets at / on the API listener. */
+  ui: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -6,6 +6,7 @@ import { AppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { capEcho, truncate } from '../error-replies.js';
 import { createFastify } from '../fastify.js';
 import type { Metrics } from '../metrics.js';
+import { registerConsole } from '../ui.js';
 import { registerGarbageCollectionRoutes } from './garbage-collection.js';
 import { registerLegacyRegistryRoutes } from './legacy-registry.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -49,6 +50,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
     registerGarbageCollectionRoutes(api, ctx, hooks.gcChanged ?? (() => undefined));
     registerRevokeRoute(api, ctx);
   });
+  if (ctx.config.ui) registerConsole(app, app.log);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => {

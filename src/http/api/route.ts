@@ -71,8 +71,11 @@ function assertFiniteNumbers(schema: object, query: unknown): void {
   const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
   for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
     const type = properties[name]?.type;
-    if ((type === 'integer' || type === 'number') && typeof value === 'string' && value.trim() !== '' && !Number.isFinite(Number(value))) {
-      throw new AppError('BAD_REQUEST', `${name}: must be a finite number`);
+    if ((type === 'integer' || type === 'number') && typeof value === 'string' && value.trim() !== '') {
+      const n = Number(value);
+      // Worded like Ajv's own messages, which answer every other bad number.
+      if (Number.isNaN(n)) throw new AppError('BAD_REQUEST', `${name}: must be ${type}`);
+      if (!Number.isFinite(n)) throw new AppError('BAD_REQUEST', `${name}: is out of range`);
     }
   }
 }

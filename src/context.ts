@@ -19,7 +19,8 @@ import {
   UsageService,
   type Tiers,
 } from './registry/index.js';
-import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
+import { claimStorage } from './registry/storage-identity.js';
+import { createFilesystemDriver, createS3Driver, type BlobDriver } from './storage/index.js';
 
 /** Everything a handler, CLI command or background job needs, built once. */
 export interface AppContext {
@@ -60,7 +61,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     await db.destroy();
     throw err;
   }
-  const driver = overrides.driver ?? createDriver(config);
+  const driver = overrides.driver ?? createDriver(config.storage);
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers);
@@ -105,20 +106,28 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     close: async () => {
       usage.stop();
       await db.destroy();
+      await driver.close?.();
     },
   };
 }
 
-const drivers = {
-  filesystem: (config: Readonly<Config>) => {
-    if (config.storage.driver !== 'filesystem') throw new Error('unreachable');
-    return createFilesystemDriver(config.storage.root);
-  },
-  s3: () => {
-    throw new Error('the S3 storage driver is not available yet');
-  },
-} satisfies Record<Config['storage']['driver'], (config: Readonly<Config>) => BlobDriver>;
+type StorageOf<D> = Extract<Config['storage'], { driver: D }>;
 
-function createDriver(config: Readonly<Config>): BlobDriver {
-  return drivers[config.storage.driver](config);
+const drivers: { [D in Config['storage']['driver']]: (storage: StorageOf<D>) => BlobDriver } = {
+  filesystem: (storage) => createFilesystemDriver(storage.root),
+  s3: (storage) => createS3Driver(storage),
+};
+
+function createDriver(storage: Config['storage']): BlobDriver {
+  return (drivers[storage.driver] as (s: Config['storage']) => BlobDriver)(storage);
+}
+
+/**
+ * Before a node serves: the storage must work (S3: the bucket exists, the credentials may
+ * write, list and delete) and be the storage this database's blobs live in. Throws one clear
+ * error otherwise, so a misconfigured node never half-works.
+ */
+export async function checkStorage(ctx: AppContext): Promise<void> {
+  await ctx.driver.check?.();
+  await claimStorage(ctx.db, await ctx.driver.identity(), ctx.logger);
 }

@@ -1,7 +1,7 @@
 /**
  * The real Berth server as a child process (`node dist/main.js serve`, built by `npm test`
- * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir and a fresh database of the
- * project's dialect. Tests drive it over HTTP and with real clients.
+ * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir, a fresh database of the
+ * project's dialect and fresh storage of the project's kind (the data dir or an S3 prefix). Tests drive it over HTTP and with real clients.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from './database.js';
+import { testS3Env, testStorageUrl } from './storage.js';
 import { freePort } from './postgres.js';
 import { makeTempDir } from './tmp.js';
 
@@ -82,6 +83,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   }
   const dataDir = await makeTempDir('berth-data');
   const databaseUrl = await testDatabaseUrl();
+  const storageUrl = testStorageUrl();
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();
@@ -96,6 +98,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     '--api-listen', `127.0.0.1:${apiPort}`,
     '--registry-listen', registryHost,
     '--database-url', databaseUrl,
+    ...(storageUrl ? ['--storage-url', storageUrl] : []),
     '--log-level', 'warn',
     ...(options.args ?? []),
   ];
@@ -104,7 +107,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('BERTH_') || key.startsWith('BERTH_TEST_')) env[key] = value;
   }
-  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, options.env);
+  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, testS3Env(), options.env);
 
   let logs = '';
   const append = (chunk: Buffer) => {

@@ -277,9 +277,11 @@ function parseS3Url(value: string, label: string, problems: string[]): StorageCo
   }
   let prefix: string;
   try {
-    prefix = decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
+    // The raw path: URL would resolve "a/../b" to "b" behind the operator's back.
+    const rawPath = /^s3:\/\/[^/?#]*([^?#]*)/.exec(value)?.[1] ?? '';
+    prefix = decodeURIComponent(rawPath).replace(/^\/+|\/+$/g, '');
   } catch {
-    return problem(`the prefix "${url.pathname}" is not valid percent-encoding`);
+    return problem(`the prefix in "${value}" is not valid percent-encoding`);
   }
   if (prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..') && prefix !== '') {
     return problem(`the prefix "${prefix}" must be slash-separated names without empty, "." or ".." segments`);

@@ -90,7 +90,14 @@ export class UploadService {
         key = existing;
       } else {
         key = await this.driver.sessions.finish(upload.id, state, upload.received_bytes, checkAfterFinish ? undefined : expected.value);
-        if (checkAfterFinish) await this.checkStored(key, expected);
+        if (checkAfterFinish) {
+          await this.checkStored(key, expected).catch(async (err: unknown) => {
+            // finish() consumed the session: nothing is left to resume.
+            await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute();
+            this.hashes.forget(upload.id);
+            throw err;
+          });
+        }
       }
       let kept: string;
       try {

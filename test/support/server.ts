@@ -43,6 +43,8 @@ export interface TestServer {
   readonly token: string;
   readonly dataDir: string;
   readonly databaseUrl: string;
+  /** `--storage-url` when not the data dir. */
+  readonly storageUrl: string | undefined;
   /** The current child process (a new one after restart()). */
   readonly process: ChildProcess;
   /** Everything the server printed so far, across restarts. */
@@ -72,6 +74,12 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for /healthz (default 20 s). */
   readyTimeoutMs?: number;
+  /** Share another server's database (several nodes), instead of a fresh one. */
+  databaseUrl?: string;
+  /** Share another server's data dir, instead of a fresh one. */
+  dataDir?: string;
+  /** Share another server's storage (`--storage-url`), instead of fresh storage of the project's kind. */
+  storageUrl?: string;
 }
 
 const MAX_LOG_CHARS = 2_000_000;
@@ -81,9 +89,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   if (!existsSync(MAIN_JS)) {
     throw new Error(`${MAIN_JS} does not exist: run \`npm run build\` first (npm test does)`);
   }
-  const dataDir = await makeTempDir('berth-data');
-  const databaseUrl = await testDatabaseUrl();
-  const storageUrl = testStorageUrl();
+  const dataDir = options.dataDir ?? (await makeTempDir('berth-data'));
+  const databaseUrl = options.databaseUrl ?? (await testDatabaseUrl());
+  const storageUrl = options.storageUrl ?? testStorageUrl();
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();
@@ -194,6 +202,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     token,
     dataDir,
     databaseUrl,
+    storageUrl,
     get process() {
       return child;
     },

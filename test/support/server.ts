@@ -74,6 +74,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for /healthz (default 20 s). */
   readyTimeoutMs?: number;
+  /** The bootstrap token (several nodes starting on one empty database share one). */
+  token?: string;
   /** Share another server's database (several nodes), instead of a fresh one. */
   databaseUrl?: string;
   /** Share another server's data dir, instead of a fresh one. */
@@ -98,7 +100,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const registryHost = `127.0.0.1:${registryPort}`;
   const registryUrl = `http://${registryHost}`;
-  const token = `dop_v1_${randomBytes(32).toString('hex')}`;
+  const token = options.token ?? `dop_v1_${randomBytes(32).toString('hex')}`;
   const args = [
     MAIN_JS,
     'serve',
@@ -110,6 +112,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     '--log-level', 'warn',
     ...(options.args ?? []),
   ];
+  const roleAt = args.indexOf('--role');
+  const role = roleAt >= 0 ? args[roleAt + 1] : 'all';
   // Only our own settings: a BERTH_* variable from the developer's shell must not leak in.
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
@@ -153,12 +157,15 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
         throw new Error(`server exited before it was ready: \nnode ${args.join(' ')}\n--- logs\n${logs}`);
       }
       try {
-        const health = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        await health.arrayBuffer();
-        if (health.ok) {
+        // A `--role registry` node has no API listener, a `--role api` node no registry one.
+        const health = role === 'registry' ? undefined : await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        await health?.arrayBuffer();
+        if (!health || health.ok) {
           // The registry listener starts after the API one; any HTTP answer means it is up.
-          const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
-          await base.arrayBuffer();
+          if (role !== 'api') {
+            const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
+            await base.arrayBuffer();
+          }
           return;
         }
         lastError = `GET /healthz → ${health.status}`;

@@ -186,8 +186,12 @@ export class UploadService {
   /** Removes sessions idle since before `cutoff` and storage of sessions that no longer exist; returns how many. */
   async expire(cutoff: number): Promise<number> {
     const stale = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', cutoff).execute();
+    let expired = 0;
     for (const upload of stale) {
-      await this.db.deleteFrom('uploads').where('id', '=', upload.id).where('updated_at', '<', cutoff).execute();
+      // Every node runs this job: only the one whose delete took the row cleans its storage.
+      const result = await this.db.deleteFrom('uploads').where('id', '=', upload.id).where('updated_at', '<', cutoff).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) continue;
+      expired++;
       this.hashes.forget(upload.id);
       await this.driver.sessions.abort(upload.id, sessionState(upload, this.driver));
     }
@@ -195,7 +199,7 @@ export class UploadService {
       if (!/^[0-9a-f-]{36}$/.test(id)) return false;
       return (await this.db.selectFrom('uploads').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
     });
-    return stale.length + orphans;
+    return expired + orphans;
   }
 
   private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>): Promise<Upload> {

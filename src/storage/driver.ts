@@ -71,6 +71,8 @@ export interface UploadSessions {
    * caller may keep per-session state (such as a running hash) in memory.
    */
   readonly portable: boolean;
+  /** Appends smaller than this cost extra work (S3: kept aside until a part is full); advertised to clients. */
+  readonly minChunkBytes?: number;
   /** The state of a new, empty session. No I/O. */
   begin(id: string): SessionState;
   /**

@@ -122,6 +122,7 @@ export function createS3Driver(options: S3Options): BlobDriver {
 
   const sessions: UploadSessions = {
     portable: true,
+    minChunkBytes: MIN_PART_BYTES,
     begin: () => ({ parts: [], tail: [] }) satisfies S3Session,
 
     async append(id, state, size, source): Promise<Appended> {

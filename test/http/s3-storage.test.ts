@@ -48,6 +48,7 @@ describe.runIf(testStorage() === 's3')('S3 storage', () => {
     const nodes = [a, b];
     const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
     expect(start.status).toBe(202);
+    expect(start.headers.get('oci-chunk-min-length')).toBe(String(5 * MiB)); // advertised; smaller chunks still work
     let location = start.headers.get('location')!;
     const id = start.headers.get('docker-upload-uuid')!;
     let i = 0;

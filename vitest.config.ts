@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import type { TestProjectInlineConfiguration } from 'vitest/config';
 import { missingCephTools, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY } from './test/support/ceph.js';
 import { missingPostgresTools } from './test/support/postgres.js';
@@ -9,7 +9,10 @@ import { isCI } from './test/support/tools.js';
 // and on PostgreSQL with S3 storage (a throw-away Ceph radosgw). Tests learn the dialect from
 // BERTH_TEST_DIALECT and the storage from BERTH_TEST_STORAGE, and get databases and storage
 // from test/support/database.ts and storage.ts.
+// Files named *.s3.test.ts test what only S3 storage does (redirects, sessions across nodes,
+// the multi-node setup) and run in the postgres-s3 project only.
 const include = ['src/**/*.test.ts', 'test/**/*.test.ts'];
+const S3_ONLY = '**/*.s3.test.ts';
 
 function project(name: string, dialect: 'sqlite' | 'postgres', storage: 'filesystem' | 's3'): TestProjectInlineConfiguration {
   return {
@@ -17,6 +20,7 @@ function project(name: string, dialect: 'sqlite' | 'postgres', storage: 'filesys
     test: {
       name,
       include,
+      exclude: storage === 's3' ? configDefaults.exclude : [...configDefaults.exclude, S3_ONLY],
       env: {
         BERTH_TEST_DIALECT: dialect,
         BERTH_TEST_STORAGE: storage,

@@ -33,7 +33,10 @@ export interface S3Options {
 /** S3's smallest part but the last. */
 export const MIN_PART_BYTES = 5 * 1024 * 1024;
 const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
-/** S3's largest part number; part sizes double every PARTS_PER_SIZE parts to reach ~0.5 TiB. */
+/**
+ * S3's largest part number. Part sizes double every PARTS_PER_SIZE parts (8, 16, 32, 64, 128
+ * MiB), so a blob may reach about 0.5 TiB while memory stays bounded by the largest part.
+ */
 const MAX_PARTS = 10_000;
 const PARTS_PER_SIZE = 2_000;
 /** Parts uploaded side by side while the request keeps streaming in. */
@@ -44,7 +47,8 @@ const PARTS_IN_FLIGHT = 2;
  * whose object is `blobs/uploads/<id>`; bytes that do not fill a part yet (S3 needs 5 MiB for
  * every part but the last, clients PATCH 1 MiB) wait as small "tail" objects under
  * `uploads/<id>/`, named by their offset plus a nonce so no two appends ever write the same
- * key. The next append reads the tail back and folds it into a part.
+ * key. The append that fills a part reads the tail back and folds it in: memory per upload
+ * stays within a few parts (PARTS_IN_FLIGHT uploading, one filling) whatever the blob size.
  *
  * Two appends racing on one offset (a client retry on another node) are settled by the
  * caller's conditional update; the loser's parts may overwrite the winner's part numbers,
@@ -168,7 +172,8 @@ export function createS3Driver(options: S3Options): BlobDriver {
           received += chunk.length;
           if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) await cutPart();
         }
-        if (tailBytes + pendingBytes >= MIN_PART_BYTES) {
+        // Only full parts: a client sending 6 MiB PATCHes must not spend S3's 10,000 parts on 6 MiB each.
+        if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) {
           await cutPart();
         } else if (pendingBytes > 0) {
           const key = `${uploadKey(id)}/${String(received - pendingBytes).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;

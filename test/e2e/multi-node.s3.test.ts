@@ -22,8 +22,8 @@ import { testS3Env, testStorage, testStorageUrl } from '../support/storage.js';
 import { makeTempDir } from '../support/tmp.js';
 import { requireTools } from '../support/tools.js';
 
-const onS3 = testStorage() === 's3';
-const skip = onS3 ? requireTools([...SKOPEO_TOOLS, ...PODMAN_TOOLS, ...IMAGE_TOOLS, ...HAPROXY_TOOLS]) : 'PostgreSQL + S3 only (postgres-s3 project)';
+if (testStorage() !== 's3') throw new Error('*.s3.test.ts files run in the postgres-s3 project only');
+const skip = requireTools([...SKOPEO_TOOLS, ...PODMAN_TOOLS, ...IMAGE_TOOLS, ...HAPROXY_TOOLS]);
 
 const MiB = 1024 * 1024;
 const RATE_LIMIT_PER_MINUTE = 40;

@@ -80,45 +80,25 @@ export class UploadService {
       const state = sessionState(upload, this.driver);
       // sha256 is checked from the running hash; another algorithm needs the bytes, which a
       // portable session cannot read back before it finishes: checked on the object instead.
-      const checkAfterFinish = expected.algorithm !== 'sha256' && this.driver.sessions.portable;
-      if (!checkAfterFinish) checkDigest(expected.value, await this.digestOf(upload, state, expected.algorithm));
+      const unverified = expected.algorithm !== 'sha256' && this.driver.sessions.portable;
+      if (!unverified) checkDigest(expected.value, await this.digestOf(upload, state, expected.algorithm));
       await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
-
-      const existing = checkAfterFinish ? undefined : await BlobService.locate(this.db, this.driver, expected.value);
-      let key: string;
-      if (existing) {
-        key = existing;
-      } else {
-        key = await this.driver.sessions.finish(upload.id, state, upload.received_bytes, checkAfterFinish ? undefined : expected.value);
-        if (checkAfterFinish) {
-          await this.checkStored(key, expected).catch(async (err: unknown) => {
-            // finish() consumed the session: nothing is left to resume.
-            await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute();
-            this.hashes.forget(upload.id);
-            throw err;
-          });
-        }
-      }
+      const placed = await this.place(upload, state, expected, unverified);
       let kept: string;
       try {
         kept = await this.db.transaction().execute(async (tx) => {
           await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
-          const recorded = await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes, key);
+          const recorded = await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes, placed.key);
           await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
           return recorded;
         });
       } catch (err) {
-        // The session's bytes were consumed by finish(): the session cannot be resumed.
-        if (!existing) {
-          await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute().catch(() => undefined);
-          if (key !== blobKey(expected.value)) await this.driver.delete(key).catch(() => undefined);
-        }
+        await placed.discard();
         throw err;
       } finally {
         this.hashes.forget(upload.id);
       }
-      if (existing) await this.driver.sessions.abort(upload.id, state).catch(() => undefined);
-      else if (kept !== key) await this.driver.delete(key).catch(() => undefined); // the digest was stored meanwhile
+      await placed.settle(kept);
       return { digest: expected.value, size: upload.received_bytes };
     });
   }
@@ -242,16 +222,46 @@ export class UploadService {
     return `${algorithm}:${hash.digest('hex')}`;
   }
 
-  /** Verifies an object written from an unverified session; removes it when it is wrong. */
-  private async checkStored(key: string, expected: Digest): Promise<void> {
-    const hash = createDigester(expected.algorithm);
-    await hashStream(await this.driver.read(key), hash);
-    const actual = `${expected.algorithm}:${hash.digest('hex')}`;
-    if (actual !== expected.value) {
-      await this.driver.delete(key);
-      checkDigest(expected.value, actual);
+  /**
+   * Puts the session's bytes where the blob's row will point: at the digest's stored bytes when
+   * it is stored already (the session is dropped once the row commits), else at the object the
+   * driver makes of the session. Says what to do once the row committed (`settle`, with the
+   * key the row names) or failed (`discard`).
+   */
+  private async place(upload: Upload, state: SessionState, expected: Digest, unverified: boolean): Promise<Placed> {
+    const existing = unverified ? undefined : await BlobService.locate(this.db, this.driver, expected.value);
+    if (existing) {
+      return { key: existing, settle: () => this.driver.sessions.abort(upload.id, state).catch(() => undefined), discard: async () => undefined };
     }
+    const key = await this.driver.sessions.finish(upload.id, state, upload.received_bytes, unverified ? undefined : expected.value);
+    // finish() consumed the session: after a failure nothing is left to resume.
+    const discard = async (): Promise<void> => {
+      await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute().catch(() => undefined);
+      if (key !== blobKey(expected.value)) await this.driver.delete(key).catch(() => undefined);
+    };
+    if (unverified) {
+      const hash = createDigester(expected.algorithm);
+      await hashStream(await this.driver.read(key), hash);
+      const actual = `${expected.algorithm}:${hash.digest('hex')}`;
+      if (actual !== expected.value) {
+        await discard();
+        checkDigest(expected.value, actual);
+      }
+    }
+    return {
+      key,
+      // Another push stored the digest meanwhile: its bytes win, ours go.
+      settle: async (kept) => void (kept !== key && (await this.driver.delete(key).catch(() => undefined))),
+      discard,
+    };
   }
+}
+
+/** Where a finished upload's bytes are, and how to tidy up once its row committed or failed. */
+interface Placed {
+  key: string;
+  settle(kept: string): Promise<void>;
+  discard(): Promise<void>;
 }
 
 function sessionState(upload: Upload, driver: BlobDriver): SessionState {

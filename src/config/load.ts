@@ -94,7 +94,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const database = parseDatabaseUrl(pick('databaseUrl'), dataDir, name('databaseUrl'), problems);
   const storage = parseStorageUrl(pick('storageUrl'), dataDir, name('storageUrl'), problems);
   const storageRedirect = parseBoolean(flags.storageRedirect ?? env.BERTH_STORAGE_REDIRECT, name('storageRedirect'), problems);
-  if (storageRedirect && storage.driver !== 's3') problems.push(`${name('storageRedirect')}: redirects need S3 storage (--storage-url s3://…)`);
+  if (storageRedirect && storage.driver !== 's3' && !pick('storageUrl')?.startsWith('s3://')) problems.push(`${name('storageRedirect')}: redirects need S3 storage (--storage-url s3://…)`);
 
   const bootstrapToken = env.BERTH_BOOTSTRAP_TOKEN || undefined;
   if (bootstrapToken !== undefined && !TOKEN_PATTERN.test(bootstrapToken)) {

@@ -256,7 +256,7 @@ describe.skipIf(skip)('three nodes behind HAProxy', { timeout: 240_000 }, () => 
 
   test('read-only mode holds across nodes', async () => {
     // Every node must run collections the same way: a new generation of nodes in read-only mode.
-    const readOnlyArgs = [...nodeArgs, '--gc-mode', 'read-only', '--write-token-ttl', '3s'];
+    const readOnlyArgs = [...nodeArgs, '--gc-mode', 'read-only', '--write-token-ttl', '6s'];
     const next = await Promise.all([0, 1, 2].map(() => startServer({ token, databaseUrl, storageUrl, args: readOnlyArgs })));
     await lb.reconfigure(backends(next));
     await Promise.all(nodes.map((n) => n.stop()));

@@ -1,6 +1,7 @@
 /**
  * HAProxy (Debian `haproxy`) in front of several Berth nodes on 127.0.0.1: round-robin, no
- * stickiness, health checks every 500 ms (registry: GET /v2/ answering 200 or 401; API:
+ * stickiness, health checks every 500 ms (down after two failures, so a slow check on a busy
+ * machine does not take a node out) (registry: GET /v2/ answering 200 or 401; API:
  * GET /healthz), requests to a dead node redispatched, and `X-Node` naming the node that
  * answered. Stopped by its PID.
  */
@@ -33,13 +34,14 @@ function config(registryPort: number, apiPort: number, backends: Backend[]): str
   const servers = (kind: 'registryPort' | 'apiPort') =>
     backends
       .filter((b) => b[kind] !== undefined)
-      .map((b) => `    server ${b.name} 127.0.0.1:${b[kind]} check inter 500 fall 1 rise 1`)
+      .map((b) => `    server ${b.name} 127.0.0.1:${b[kind]} check inter 500 fall 2 rise 1`)
       .join('\n');
   return `global
     maxconn 512
 defaults
     mode http
     timeout connect 2s
+    timeout check 5s
     timeout client 180s
     timeout server 180s
     retries 3

@@ -20,7 +20,7 @@ import {
   type Tiers,
 } from './registry/index.js';
 import { claimStorage } from './registry/storage-identity.js';
-import { createFilesystemDriver, createS3Driver, type BlobDriver } from './storage/index.js';
+import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
 
 /** Everything a handler, CLI command or background job needs, built once. */
 export interface AppContext {
@@ -61,7 +61,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     await db.destroy();
     throw err;
   }
-  const driver = overrides.driver ?? createDriver(config.storage);
+  const driver = overrides.driver ?? (await createDriver(config.storage));
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers);
@@ -113,13 +113,14 @@ export async function createContext(config: Readonly<Config>, overrides: Context
 
 type StorageOf<D> = Extract<Config['storage'], { driver: D }>;
 
-const drivers: { [D in Config['storage']['driver']]: (storage: StorageOf<D>) => BlobDriver } = {
-  filesystem: (storage) => createFilesystemDriver(storage.root),
-  s3: (storage) => createS3Driver(storage),
+const drivers: { [D in Config['storage']['driver']]: (storage: StorageOf<D>) => Promise<BlobDriver> } = {
+  filesystem: async (storage) => createFilesystemDriver(storage.root),
+  // The AWS SDK is large: only nodes that use S3 load it.
+  s3: async (storage) => (await import('./storage/s3.js')).createS3Driver(storage),
 };
 
-function createDriver(storage: Config['storage']): BlobDriver {
-  return (drivers[storage.driver] as (s: Config['storage']) => BlobDriver)(storage);
+function createDriver(storage: Config['storage']): Promise<BlobDriver> {
+  return (drivers[storage.driver] as (s: Config['storage']) => Promise<BlobDriver>)(storage);
 }
 
 /**

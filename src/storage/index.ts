@@ -12,4 +12,5 @@ export {
 } from './driver.js';
 export { createFilesystemDriver } from './filesystem.js';
 export { createMemoryDriver } from './memory.js';
-export { createS3Driver, type S3Options } from './s3.js';
+// s3.js is imported on demand (context.ts): the AWS SDK is large.
+export type { S3Options } from './s3.js';

@@ -130,7 +130,7 @@ describe.skipIf(skip)('three nodes behind HAProxy', { timeout: 240_000 }, () => 
     authfile = join(await makeTempDir('lb-auth'), 'auth.json');
     await import('node:fs/promises').then((fs) => fs.writeFile(authfile, JSON.stringify(config)));
     first = await buildImage({ randomLayerBytes: 12 * MiB });
-  });
+  }, 180_000); // servers, an image and its push: slow on a busy machine
 
   afterAll(async () => {
     await lb?.stop();

@@ -40,7 +40,7 @@ describe.skipIf(skip)('blob GETs redirected to S3', { timeout: 180_000 }, () => 
       await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile, image.ref, dockerRef(server, `${registry}/app`, 'v1')]),
       server,
     );
-  });
+  }, 180_000); // servers, an image and its push: slow on a busy machine
 
   afterAll(async () => {
     await server?.stop();

@@ -72,7 +72,7 @@ export interface StartOptions {
   args?: string[];
   /** Extra environment. */
   env?: Record<string, string>;
-  /** How long to wait for /healthz (default 20 s). */
+  /** How long to wait for /healthz (default 20 s; 60 s on S3 storage). */
   readyTimeoutMs?: number;
   /** The bootstrap token (several nodes starting on one empty database share one). */
   token?: string;
@@ -149,8 +149,10 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     });
   };
 
+  // On S3 the start-up also checks the bucket (HeadBucket and a probe object) over the network.
+  const readyTimeoutMs = options.readyTimeoutMs ?? (storageUrl ? 60_000 : 20_000);
   const waitReady = async () => {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+    const deadline = Date.now() + readyTimeoutMs;
     let lastError = '';
     for (;;) {
       if (!running) {
@@ -174,7 +176,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`server not ready after ${options.readyTimeoutMs ?? 20_000} ms (${lastError})\n--- logs\n${logs}`);
+        throw new Error(`server not ready after ${readyTimeoutMs} ms (${lastError})\n--- logs\n${logs}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { bootstrap } from '../bootstrap.js';
 import { loadConfig, type ServeFlags } from '../config/index.js';
-import { createContext } from '../context.js';
+import { checkStorage, createContext } from '../context.js';
 import { createApiServer } from '../http/api/server.js';
 import { Metrics } from '../http/metrics.js';
 import { createRegistryServer } from '../http/oci/server.js';
@@ -16,6 +16,12 @@ export async function serve(flags: ServeFlags): Promise<void> {
   // Unreadable or mismatched TLS files stop the start before anything else happens.
   if (config.tls) readTlsMaterial(config.tls);
   const ctx = await createContext(config);
+  try {
+    await checkStorage(ctx);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   const { printedToken } = await bootstrap(ctx);
   if (printedToken) {
     console.log(`Created team "default" with a full-access API token (shown once, store it now):\n${printedToken}`);

@@ -12,6 +12,7 @@ export interface ServeFlags {
   apiUrl?: string;
   databaseUrl?: string;
   storageUrl?: string;
+  storageRedirect?: string | boolean;
   role?: string;
   logLevel?: string;
   tokenTtl?: string;
@@ -41,7 +42,8 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'registryHost', flag: '--registry-host <host[:port]>', env: 'BERTH_REGISTRY_HOST', default: 'the registry listen address', description: 'Public registry name used in image references and config.json' },
   { key: 'apiUrl', flag: '--api-url <url>', env: 'BERTH_API_URL', default: 'http:// + API listen address', description: 'Public base URL of the API (pagination links)' },
   { key: 'databaseUrl', flag: '--database-url <url>', env: 'BERTH_DATABASE_URL', default: 'sqlite:<data-dir>/berth.db', description: '`sqlite:PATH` or `postgres://…`' },
-  { key: 'storageUrl', flag: '--storage-url <url>', env: 'BERTH_STORAGE_URL', default: 'file:<data-dir>', description: '`file:PATH` (S3 support follows)' },
+  { key: 'storageUrl', flag: '--storage-url <url>', env: 'BERTH_STORAGE_URL', default: 'file:<data-dir>', description: '`file:PATH` or `s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true` (see Storage)' },
+  { key: 'storageRedirect', flag: '--storage-redirect', env: 'BERTH_STORAGE_REDIRECT', default: 'false', description: 'S3 only: answer blob GETs with a 307 to a presigned URL valid for 10 minutes' },
   { key: 'role', flag: '--role <role>', env: 'BERTH_ROLE', default: 'all', description: '`all`, `api` or `registry`: which listeners this node runs' },
   { key: 'logLevel', flag: '--log-level <level>', env: 'BERTH_LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   { key: 'tokenTtl', flag: '--token-ttl <duration>', env: 'BERTH_TOKEN_TTL', default: '5m', description: 'Lifetime of read-only registry JWTs' },
@@ -81,7 +83,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const pick = (key: keyof ServeFlags): string | undefined => {
     const setting = SETTINGS.find((s) => s.key === key)!;
     const value = flags[key] ?? env[setting.env];
-    return value === undefined || value === '' ? undefined : value;
+    return value === undefined || value === '' ? undefined : String(value);
   };
   const name = (key: keyof ServeFlags): string => {
     const s = SETTINGS.find((x) => x.key === key)!;
@@ -109,6 +111,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
 
   const database = parseDatabaseUrl(pick('databaseUrl'), dataDir, name('databaseUrl'), problems);
   const storage = parseStorageUrl(pick('storageUrl'), dataDir, name('storageUrl'), problems);
+  const storageRedirect = parseBoolean(flags.storageRedirect ?? env.BERTH_STORAGE_REDIRECT, name('storageRedirect'), problems);
+  if (storageRedirect && storage.driver !== 's3' && !pick('storageUrl')?.startsWith('s3://')) problems.push(`${name('storageRedirect')}: redirects need S3 storage (--storage-url s3://…)`);
 
   const bootstrapToken = env.BERTH_BOOTSTRAP_TOKEN || undefined;
   if (bootstrapToken !== undefined && !TOKEN_PATTERN.test(bootstrapToken)) {
@@ -163,6 +167,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     apiUrl,
     database,
     storage,
+    storageRedirect,
     bootstrapToken,
     logLevel: pick('logLevel') ?? 'info',
     tokenTtlSeconds,
@@ -305,12 +310,73 @@ function parseStorageUrl(value: string | undefined, dataDir: string, label: stri
     if (!root) problems.push(`${label}: "file:" needs a path, e.g. file:/var/lib/berth`);
     return { driver: 'filesystem', root: path.resolve(root || '.') };
   }
-  if (value.startsWith('s3://')) {
-    problems.push(`${label}: S3 storage is not available in this version yet; use file:PATH`);
-    return { driver: 'filesystem', root: dataDir };
-  }
-  problems.push(`${label}: "${value}" must start with file: or s3://`);
+  if (value.startsWith('s3://')) return parseS3Url(value, label, problems) ?? { driver: 'filesystem', root: dataDir };
+  problems.push(`${label}: "${value.replace(/\/\/[^@/]*@/, '//***@')}" must start with file: or s3://`);
   return { driver: 'filesystem', root: dataDir };
+}
+
+const S3_PARAMETERS = ['endpoint', 'region', 'force-path-style'];
+
+/** `s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true`; credentials come from the AWS SDK's chain. */
+function parseS3Url(value: string, label: string, problems: string[]): StorageConfig | undefined {
+  const problem = (text: string) => {
+    problems.push(`${label}: ${text}`);
+    return undefined;
+  };
+  if (/^s3:\/\/[^/?#]*@/.test(value)) {
+    return problem('credentials do not belong in the storage URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return problem(`"${value}" is not a valid URL; expected s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true`);
+  }
+  const bucket = url.hostname;
+  if (url.port) return problem(`"${value}": the bucket name cannot have a port; put the endpoint in endpoint=`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    return problem(`"${bucket}" is not a valid bucket name (3–63 lowercase letters, digits, dots and hyphens)`);
+  }
+  let prefix: string;
+  try {
+    // The raw path: URL would resolve "a/../b" to "b" behind the operator's back.
+    const rawPath = /^s3:\/\/[^/?#]*([^?#]*)/.exec(value)?.[1] ?? '';
+    prefix = decodeURIComponent(rawPath).replace(/^\/+|\/+$/g, '');
+  } catch {
+    return problem(`the prefix in "${value}" is not valid percent-encoding`);
+  }
+  if (prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..') && prefix !== '') {
+    return problem(`the prefix "${prefix}" must be slash-separated names without empty, "." or ".." segments`);
+  }
+  if (url.hash) return problem('the storage URL cannot have a #fragment');
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!S3_PARAMETERS.includes(key)) return problem(`unknown parameter "${key}" (known: ${S3_PARAMETERS.join(', ')})`);
+  }
+  const endpoint = url.searchParams.get('endpoint') ?? undefined;
+  if (endpoint !== undefined) {
+    try {
+      const e = new URL(endpoint);
+      if (e.protocol !== 'http:' && e.protocol !== 'https:') return problem(`endpoint "${endpoint}" must be an http or https URL`);
+      if (e.username || e.password) return problem('credentials do not belong in the endpoint URL; use the AWS SDK environment');
+    } catch {
+      return problem(`endpoint "${endpoint}" is not a URL (e.g. endpoint=https://nyc3.digitaloceanspaces.com)`);
+    }
+  }
+  const region = url.searchParams.get('region') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) return problem(`region "${region}" is not a region name (e.g. us-east-1)`);
+  const style = url.searchParams.get('force-path-style');
+  if (style !== null && style !== 'true' && style !== 'false') return problem(`force-path-style must be true or false, not "${style}"`);
+  // S3-compatible stores (radosgw, MinIO) need path-style addressing; AWS prefers virtual hosts.
+  const forcePathStyle = style === null ? endpoint !== undefined : style === 'true';
+  return { driver: 's3', bucket, prefix, endpoint, region, forcePathStyle };
+}
+
+function parseBoolean(value: string | boolean | undefined, label: string, problems: string[]): boolean {
+  if (value === undefined || value === '' || value === false) return false;
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  problems.push(`${label}: "${value}" must be true or false`);
+  return false;
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

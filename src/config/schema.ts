@@ -16,8 +16,6 @@ export const storageConfig = z.discriminatedUnion('driver', [
     endpoint: z.string().optional(),
     region: z.string(),
     forcePathStyle: z.boolean(),
-    accessKeyId: z.string().optional(),
-    secretAccessKey: z.string().optional(),
   }),
 ]);
 
@@ -32,6 +30,8 @@ export const configSchema = z.object({
   apiUrl: z.string(),
   database: databaseConfig,
   storage: storageConfig,
+  /** Answer blob GETs with a redirect to a presigned storage URL (S3) instead of the bytes. */
+  storageRedirect: z.boolean(),
   bootstrapToken: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Lifetime of read-only registry JWTs. */

@@ -1,7 +1,7 @@
 /**
  * The real Berth server as a child process (`node dist/main.js serve`, built by `npm test`
- * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir and a fresh database of the
- * project's dialect. Tests drive it over HTTP and with real clients.
+ * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir, a fresh database of the
+ * project's dialect and fresh storage of the project's kind (the data dir or an S3 prefix). Tests drive it over HTTP and with real clients.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +11,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from './database.js';
+import { testS3Env, testStorageUrl } from './storage.js';
 import { freePort } from './postgres.js';
 import { makeTempDir } from './tmp.js';
 
@@ -43,6 +44,8 @@ export interface TestServer {
   readonly token: string;
   readonly dataDir: string;
   readonly databaseUrl: string;
+  /** `--storage-url` when not the data dir. */
+  readonly storageUrl: string | undefined;
   /** The current child process (a new one after restart()). */
   readonly process: ChildProcess;
   /** Everything the server printed so far, across restarts. */
@@ -74,8 +77,16 @@ export interface StartOptions {
   tls?: { certFile: string; keyFile: string; ca: string };
   /** Extra environment. */
   env?: Record<string, string>;
-  /** How long to wait for /healthz (default 20 s). */
+  /** How long to wait for /healthz (default 20 s; 60 s on S3 storage). */
   readyTimeoutMs?: number;
+  /** The bootstrap token (several nodes starting on one empty database share one). */
+  token?: string;
+  /** Share another server's database (several nodes), instead of a fresh one. */
+  databaseUrl?: string;
+  /** Share another server's data dir, instead of a fresh one. */
+  dataDir?: string;
+  /** Share another server's storage (`--storage-url`), instead of fresh storage of the project's kind. */
+  storageUrl?: string;
 }
 
 const MAX_LOG_CHARS = 2_000_000;
@@ -85,8 +96,9 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   if (!existsSync(MAIN_JS)) {
     throw new Error(`${MAIN_JS} does not exist: run \`npm run build\` first (npm test does)`);
   }
-  const dataDir = await makeTempDir('berth-data');
-  const databaseUrl = await testDatabaseUrl();
+  const dataDir = options.dataDir ?? (await makeTempDir('berth-data'));
+  const databaseUrl = options.databaseUrl ?? (await testDatabaseUrl());
+  const storageUrl = options.storageUrl ?? testStorageUrl();
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();
@@ -96,7 +108,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   const registryUrl = `${scheme}://${registryHost}`;
   // Node's fetch cannot be given a CA; over TLS, requests go through node:https instead.
   const fetch = options.tls ? httpsFetch(options.tls.ca) : globalThis.fetch;
-  const token = `dop_v1_${randomBytes(32).toString('hex')}`;
+  const token = options.token ?? `dop_v1_${randomBytes(32).toString('hex')}`;
   const args = [
     MAIN_JS,
     'serve',
@@ -104,16 +116,19 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     '--api-listen', `127.0.0.1:${apiPort}`,
     '--registry-listen', registryHost,
     '--database-url', databaseUrl,
+    ...(storageUrl ? ['--storage-url', storageUrl] : []),
     '--log-level', 'warn',
     ...(options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : []),
     ...(options.args ?? []),
   ];
+  const roleAt = args.indexOf('--role');
+  const role = roleAt >= 0 ? args[roleAt + 1] : 'all';
   // Only our own settings: a BERTH_* variable from the developer's shell must not leak in.
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('BERTH_') || key.startsWith('BERTH_TEST_')) env[key] = value;
   }
-  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, options.env);
+  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, testS3Env(), options.env);
 
   let logs = '';
   const append = (chunk: Buffer) => {
@@ -143,20 +158,25 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     });
   };
 
+  // On S3 the start-up also checks the bucket (HeadBucket and a probe object) over the network.
+  const readyTimeoutMs = options.readyTimeoutMs ?? (storageUrl ? 60_000 : 20_000);
   const waitReady = async () => {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+    const deadline = Date.now() + readyTimeoutMs;
     let lastError = '';
     for (;;) {
       if (!running) {
         throw new Error(`server exited before it was ready: \nnode ${args.join(' ')}\n--- logs\n${logs}`);
       }
       try {
-        const health = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        await health.arrayBuffer();
-        if (health.ok) {
+        // A `--role registry` node has no API listener, a `--role api` node no registry one.
+        const health = role === 'registry' ? undefined : await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        await health?.arrayBuffer();
+        if (!health || health.ok) {
           // The registry listener starts after the API one; any HTTP answer means it is up.
-          const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
-          await base.arrayBuffer();
+          if (role !== 'api') {
+            const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
+            await base.arrayBuffer();
+          }
           return;
         }
         lastError = `GET /healthz → ${health.status}`;
@@ -165,7 +185,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`server not ready after ${options.readyTimeoutMs ?? 20_000} ms (${lastError})\n--- logs\n${logs}`);
+        throw new Error(`server not ready after ${readyTimeoutMs} ms (${lastError})\n--- logs\n${logs}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -200,6 +220,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     token,
     dataDir,
     databaseUrl,
+    storageUrl,
     get process() {
       return child;
     },

@@ -1,3 +1,4 @@
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { AppError } from '../../errors/index.js';
 import { parseDigest } from '../../oci/index.js';
 import { sendRandomAccess } from '../send-random-access.js';
@@ -38,6 +39,27 @@ function parseRange(header: string | undefined, size: number): { start: number; 
  */
 const REDIRECT_TTL_SECONDS = 10 * 60;
 
+/**
+ * Passes `source` through, failing the stream when it does not carry exactly `length` bytes.
+ * The headers have promised that many: a short body that ended normally would leave a
+ * keep-alive client waiting for the rest; failing makes the server drop the connection.
+ */
+function exactly(source: Readable, length: number): Readable {
+  let seen = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > length ? new Error(`stored object is longer than the ${length} bytes recorded`) : null, chunk);
+    },
+    flush(done) {
+      done(seen === length ? null : new Error(`stored object ended after ${seen} of ${length} bytes`));
+    },
+  });
+  // Errors of the source reach `check` too, and Fastify drops the connection on either.
+  pipeline(source, check, () => undefined);
+  return check;
+}
+
 export async function getBlob(r: OciRequest, digest: string, head: boolean): Promise<void> {
   checkDigest(digest);
   const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
@@ -73,7 +95,7 @@ export async function getBlob(r: OciRequest, digest: string, head: boolean): Pro
   }
   const object = await r.ctx.blobs.openRandomAccess(stat);
   if (object) return sendRandomAccess(r.reply, object, range?.start ?? 0, range?.end ?? stat.size - 1);
-  r.reply.send(await r.ctx.blobs.open(stat, range));
+  r.reply.send(exactly(await r.ctx.blobs.open(stat, range), range ? range.end - range.start + 1 : stat.size));
 }
 
 export async function deleteBlob(r: OciRequest, digest: string): Promise<void> {

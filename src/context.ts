@@ -1,6 +1,6 @@
 import pino, { type Logger } from 'pino';
 import { hostname } from 'node:os';
-import { CredentialService, RegistryTokenService } from './auth/index.js';
+import { CredentialService, MemoryRateLimiter, RateLimiter, RegistryTokenService, type Clock } from './auth/index.js';
 import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
@@ -42,17 +42,22 @@ export interface AppContext {
   subscriptions: SubscriptionService;
   registryTokens: RegistryTokenService;
   gc: GarbageCollectionService;
+  /** The API's limits: per identity in the database, per address (unauthenticated) in memory. */
+  rateLimits: { identified: RateLimiter; anonymous: MemoryRateLimiter };
   close(): Promise<void>;
 }
 
 export interface ContextOverrides {
   driver?: BlobDriver;
   logger?: Logger;
+  /** Time for rate limits, credential checks and JWTs (tests move it instead of waiting). */
+  clock?: Clock;
 }
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'berth' } });
+  const clock = overrides.clock ?? Date.now;
   const db = connectDatabase(config.database);
   try {
     await migrateToLatest(db);
@@ -74,6 +79,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       return r ? { teamId: r.team_id, readOnly: r.read_only !== 0 } : undefined;
     },
   });
+  const limits = { perHour: config.rateLimitPerHour, perMinute: config.rateLimitPerMinute };
   await registryTokens.init();
   return {
     config,
@@ -102,6 +108,10 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
       onFinished: (registryId) => usage.markDirty(registryId),
     }),
+    rateLimits: {
+      identified: new RateLimiter(db, limits, clock, (err) => logger.error({ err }, 'pruning the rate-limit log failed')),
+      anonymous: new MemoryRateLimiter(limits, clock),
+    },
     close: async () => {
       usage.stop();
       await db.destroy();

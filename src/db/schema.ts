@@ -8,6 +8,7 @@
  *                                         ├─ tags ── manifests
  *                                         └─ uploads
  *   signing_keys                          JWT keys of the token service, shared by every node
+ *   rate_limit_keys ── rate_limit_hits    the API's per-identity request log (one hour)
  */
 import type { Insertable, Selectable } from 'kysely';
 
@@ -136,9 +137,16 @@ export interface GcRunTable {
   lease_expires_at: number | null;
 }
 
-export interface RateLimitTable {
+/** One row per identity with recent API requests: the lock that orders its requests. */
+export interface RateLimitKeyTable {
   key: string;
-  window_start: number;
+  seen_at: number;
+}
+
+/** Accepted API requests per identity and millisecond, kept for one hour. */
+export interface RateLimitHitTable {
+  key: string;
+  at: number;
   count: number;
 }
 
@@ -155,7 +163,8 @@ export interface Database {
   uploads: UploadTable;
   signing_keys: SigningKeyTable;
   gc_runs: GcRunTable;
-  rate_limits: RateLimitTable;
+  rate_limit_keys: RateLimitKeyTable;
+  rate_limit_hits: RateLimitHitTable;
 }
 
 export type Team = Selectable<TeamTable>;

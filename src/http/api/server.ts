@@ -1,6 +1,5 @@
 import swagger from '@fastify/swagger';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RateLimiter } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError, isAppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { createFastify } from '../fastify.js';
@@ -35,7 +34,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
     reply.status(404).send(toDoBody(new AppError('NOT_FOUND'), req.id));
   });
   app.addSchema(errorBody);
-  registerRateLimit(app, new RateLimiter(ctx.db, ctx.config.rateLimitPerHour, ctx.config.rateLimitPerMinute));
+  registerRateLimit(app, ctx.rateLimits);
 
   void app.register(swagger, {
     openapi: {

@@ -54,9 +54,13 @@ export interface ContextOverrides {
   clock?: Clock;
 }
 
+export function createLogger(config: Readonly<Config>): Logger {
+  return pino({ level: config.logLevel, base: { service: 'berth' } });
+}
+
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'berth' } });
+  const logger = overrides.logger ?? createLogger(config);
   const clock = overrides.clock ?? Date.now;
   const db = connectDatabase(config.database);
   try {
@@ -70,6 +74,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers);
   const registries = new RegistryService(db, config.regions, tiers);
+  const credentials = new CredentialService(db, clock);
   const registryTokens = new RegistryTokenService(db, {
     service: config.registryHost,
     tokenTtlSeconds: config.tokenTtlSeconds,
@@ -78,6 +83,8 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       const r = await registries.byName(name);
       return r ? { teamId: r.team_id, readOnly: r.read_only !== 0 } : undefined;
     },
+    isCredentialLive: (id) => credentials.isLive(id),
+    clock,
   });
   const limits = { perHour: config.rateLimitPerHour, perMinute: config.rateLimitPerMinute };
   await registryTokens.init();
@@ -88,7 +95,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     dialect: config.database.dialect,
     driver,
     teams: new TeamService(db),
-    credentials: new CredentialService(db),
+    credentials,
     registries,
     repositories: new RepositoryService(db, quota),
     blobs: new BlobService(db, driver, quota, (config.gcGraceSeconds * 1000) / 2),

@@ -3,8 +3,12 @@ import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, type BlobDriver } from './driver.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './permissions.js';
 
-/** Keys map to files under `root`. Writes go through fsync and rename, never in place. */
+/**
+ * Keys map to files under `root`. Writes go through fsync and rename, never in place. Every
+ * directory is created 0700 and every file 0600: blobs are the registry's private content.
+ */
 export function createFilesystemDriver(root: string): BlobDriver {
   const resolve = (key: string): string => {
     if (key.includes('..') || key.startsWith('/') || key.includes('\0')) throw new Error(`refusing unsafe storage key ${JSON.stringify(key)}`);
@@ -53,8 +57,8 @@ export function createFilesystemDriver(root: string): BlobDriver {
 
     async write(key, source, offset) {
       const file = resolve(key);
-      await mkdir(path.dirname(file), { recursive: true });
-      const handle = await open(file, offset === 0 ? 'w' : 'r+');
+      await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+      const handle = await open(file, offset === 0 ? 'w' : 'r+', PRIVATE_FILE_MODE);
       let position = offset;
       try {
         if (offset > 0) {
@@ -91,9 +95,9 @@ export function createFilesystemDriver(root: string): BlobDriver {
 
     async put(key, bytes) {
       const file = resolve(key);
-      await mkdir(path.dirname(file), { recursive: true });
+      await mkdir(path.dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
       const temp = `${file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
-      const handle = await open(temp, 'w');
+      const handle = await open(temp, 'w', PRIVATE_FILE_MODE);
       try {
         await handle.writeFile(bytes);
         await handle.sync();
@@ -116,7 +120,7 @@ export function createFilesystemDriver(root: string): BlobDriver {
       } finally {
         await handle.close();
       }
-      await mkdir(path.dirname(target), { recursive: true });
+      await mkdir(path.dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       // rename() replaces atomically; when the content already exists the bytes are identical.
       await rename(source, target);
       await fsyncDir(path.dirname(target));

@@ -72,7 +72,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
   const driver = overrides.driver ?? createDriver(config);
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
-  const quota = new TierQuota(db, usage, tiers);
+  const quota = new TierQuota(db, usage, tiers, { maxUploadSessions: config.maxUploadSessions });
   const registries = new RegistryService(db, config.regions, tiers);
   const credentials = new CredentialService(db, clock);
   const registryTokens = new RegistryTokenService(db, {

@@ -20,6 +20,7 @@ export interface ServeFlags {
   tiers?: string;
   rateLimitPerHour?: string;
   rateLimitPerMinute?: string;
+  maxUploadSessions?: string;
   gcGrace?: string;
   gcMode?: string;
 }
@@ -44,6 +45,7 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
   { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
   { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
+  { key: 'maxUploadSessions', flag: '--max-upload-sessions <n>', env: 'BERTH_MAX_UPLOAD_SESSIONS', default: '100', description: 'Upload sessions a team may have open at once (`0`: no cap)' },
 ];
 
 export class ConfigError extends Error {
@@ -127,6 +129,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   };
   const rateLimitPerHour = positive('rateLimitPerHour', '5000');
   const rateLimitPerMinute = positive('rateLimitPerMinute', '250');
+  const maxUploadSessionsRaw = pick('maxUploadSessions') ?? '100';
+  if (!/^\d+$/.test(maxUploadSessionsRaw)) problems.push(`${name('maxUploadSessions')}: "${maxUploadSessionsRaw}" must be a whole number (0 for no cap)`);
+  const maxUploadSessions = /^\d+$/.test(maxUploadSessionsRaw) ? Number(maxUploadSessionsRaw) : 0;
 
   const candidate = {
     dataDir,
@@ -147,6 +152,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     tierOverrides,
     rateLimitPerHour,
     rateLimitPerMinute,
+    maxUploadSessions,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
   };

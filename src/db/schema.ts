@@ -111,6 +111,10 @@ export interface UploadTable {
   repository_id: string;
   /** Bytes received so far: the next chunk must start here. */
   received_bytes: number;
+  /** Bytes a request in flight has claimed from the team's storage allowance beyond `received_bytes`. */
+  reserved_bytes: number;
+  /** The claim lapses at this time unless renewed (epoch ms); null when nothing is claimed. */
+  reserved_until: number | null;
   created_at: number;
   updated_at: number;
 }

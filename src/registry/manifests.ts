@@ -44,9 +44,23 @@ export class ManifestService {
     const childSizes = await this.checkReferences(repositoryId, parsed);
     await this.quota.checkBlob(repositoryId, digest, bytes.length);
 
-    if (!(await this.driver.stat(blobKey(digest)))) await this.driver.put(blobKey(digest), bytes);
-    this.cache.set(digest, bytes);
+    const placed = !(await this.driver.stat(blobKey(digest)));
+    if (placed) await this.driver.put(blobKey(digest), bytes);
 
+    try {
+      await this.record(repositoryId, digest, bytes, parsed, childSizes, tags);
+    } catch (err) {
+      // Bytes this push put in place and nothing records are removed now, not at the next collection.
+      if (placed) await BlobService.discardUnreferenced(this.db, this.driver, digest).catch(() => undefined);
+      throw err;
+    }
+    this.cache.set(digest, bytes);
+    this.onPushed();
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  /** The push's one transaction: quota, references, the manifest's rows and its tags. */
+  private async record(repositoryId: string, digest: string, bytes: Buffer, parsed: ParsedManifest, childSizes: number, tags: readonly string[]): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
       // The team lock (taken by the quota check) comes first in every push transaction: one lock order, no deadlocks.
@@ -95,8 +109,6 @@ export class ManifestService {
           .execute();
       }
     });
-    this.onPushed();
-    return { digest, subject: parsed.subject?.digest };
   }
 
   /**

@@ -28,10 +28,14 @@ export class UploadService {
     private readonly quota: PushQuota = NO_QUOTA,
   ) {}
 
+  /** Opens a session, within the team's cap on open sessions and its repository allowance. */
   async start(repositoryId: string): Promise<Upload> {
     const now = Date.now();
-    const upload: Upload = { id: randomUUID(), repository_id: repositoryId, received_bytes: 0, created_at: now, updated_at: now };
-    await this.db.insertInto('uploads').values(upload).execute();
+    const upload: Upload = { id: randomUUID(), repository_id: repositoryId, received_bytes: 0, reserved_bytes: 0, reserved_until: null, created_at: now, updated_at: now };
+    await this.db.transaction().execute(async (tx) => {
+      await this.quota.checkNewUpload(repositoryId, tx);
+      await tx.insertInto('uploads').values(upload).execute();
+    });
     this.hashes.set(upload.id, { hash: createDigester('sha256'), offset: 0 });
     return upload;
   }
@@ -48,67 +52,94 @@ export class UploadService {
   /**
    * Appends a chunk. `start` is where the client says the chunk begins (Content-Range, or the
    * offset its upload URL was issued for); it must equal what was received or the answer is 416.
+   * `length` is the chunk's declared length, when the client declared one.
    */
-  async append(repositoryId: string, uploadId: string, source: AsyncIterable<Buffer>, start?: number): Promise<Upload> {
+  async append(repositoryId: string, uploadId: string, source: AsyncIterable<Buffer>, start?: number, length?: number): Promise<Upload> {
     return this.mutex.run(uploadId, async () => {
       const upload = await this.get(repositoryId, uploadId);
       if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-      return this.appendLocked(upload, source);
+      return this.appendLocked(upload, source, length);
     });
   }
 
   /** Finishes the upload with an optional last chunk; verifies the digest and commits. */
-  async complete(repositoryId: string, uploadId: string, digest: string, source: AsyncIterable<Buffer> | undefined, start?: number): Promise<{ digest: string; size: number }> {
+  async complete(
+    repositoryId: string,
+    uploadId: string,
+    digest: string,
+    source: AsyncIterable<Buffer> | undefined,
+    start?: number,
+    length?: number,
+  ): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
     return this.mutex.run(uploadId, async () => {
       let upload = await this.get(repositoryId, uploadId);
       if (source) {
         if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-        upload = await this.appendLocked(upload, source);
+        upload = await this.appendLocked(upload, source, length);
       }
       const actual = await this.digestOf(upload, expected.algorithm);
       if (actual !== expected.value) {
         throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
       }
-      await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
-      await this.commit(upload.id, expected.value, upload.received_bytes);
-      await this.db.transaction().execute(async (tx) => {
-        await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
-        await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes);
-        await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
-      });
+      await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, undefined, upload.id);
+      await this.commitAndRecord(repositoryId, upload.id, expected.value, upload.received_bytes);
       this.hashes.delete(upload.id);
       return { digest: expected.value, size: upload.received_bytes };
     });
   }
 
   /**
-   * A whole blob in one request (`POST ?digest=`). No session row: if the process dies
-   * mid-way the temporary file is an orphan that expiry removes.
+   * A whole blob in one request (`POST ?digest=`). Where the team's storage is limited it has a
+   * session row like any upload while its bytes stream in, so they count against the
+   * allowance (and the open-session cap) on every node; elsewhere it needs none. Either way,
+   * if the process dies mid-way, expiry removes the row and the temporary file.
    */
-  async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+  async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
-    const id = randomUUID();
+    const metered = await this.quota.limitsStorage(repositoryId);
+    const id = metered ? (await this.start(repositoryId)).id : randomUUID();
+    this.hashes.delete(id);
     const hash = createDigester(expected.algorithm);
     const key = uploadKey(id);
-    let size: number;
     try {
-      size = await this.driver.write(key, hashing(source, hash), 0);
+      const body = metered ? await this.quota.meterUpload(repositoryId, id, source, length, expected.value) : source;
+      const size = await this.driver.write(key, hashing(body, hash), 0);
+      if (metered) await this.db.updateTable('uploads').set({ received_bytes: size, reserved_bytes: 0, reserved_until: null, updated_at: Date.now() }).where('id', '=', id).execute();
       const actual = `${expected.algorithm}:${hash.digest('hex')}`;
       if (actual !== expected.value) {
         throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
       }
-      await this.quota.checkBlob(repositoryId, expected.value, size);
-      await this.commit(id, expected.value, size);
+      await this.quota.checkBlob(repositoryId, expected.value, size, undefined, id);
+      await this.commitAndRecord(repositoryId, id, expected.value, size);
+      return { digest: expected.value, size };
     } catch (err) {
+      if (metered) await this.db.deleteFrom('uploads').where('id', '=', id).execute().catch(() => undefined);
       await this.driver.delete(key).catch(() => undefined);
       throw err;
     }
-    await this.db.transaction().execute(async (tx) => {
-      await this.quota.checkBlob(repositoryId, expected.value, size, tx);
-      await BlobService.record(tx, this.driver, repositoryId, expected.value, size);
-    });
-    return { digest: expected.value, size };
+  }
+
+  /**
+   * Moves the verified bytes into place and records them, ending the session. When recording
+   * fails (a concurrent push took the last of the allowance, say), the session ends too, its
+   * bytes having left `uploads/`, and bytes this call put in place are removed again at once,
+   * unless a row references them by then.
+   */
+  private async commitAndRecord(repositoryId: string, uploadId: string, digest: string, size: number): Promise<void> {
+    const placed = await this.commit(uploadId, digest, size);
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await this.quota.checkBlob(repositoryId, digest, size, tx, uploadId);
+        await BlobService.record(tx, this.driver, repositoryId, digest, size);
+        await tx.deleteFrom('uploads').where('id', '=', uploadId).execute();
+      });
+    } catch (err) {
+      this.hashes.delete(uploadId);
+      await this.db.deleteFrom('uploads').where('id', '=', uploadId).execute().catch(() => undefined);
+      if (placed) await BlobService.discardUnreferenced(this.db, this.driver, digest).catch(() => undefined);
+      throw err;
+    }
   }
 
   async cancel(repositoryId: string, uploadId: string): Promise<void> {
@@ -141,11 +172,12 @@ export class UploadService {
     return stale.length + orphans;
   }
 
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>): Promise<Upload> {
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number): Promise<Upload> {
     const state = await this.hashAt(upload);
     let size: number;
     try {
-      size = await this.driver.write(uploadKey(upload.id), hashing(source, state.hash), upload.received_bytes);
+      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length);
+      size = await this.driver.write(uploadKey(upload.id), hashing(metered, state.hash), upload.received_bytes);
     } catch (err) {
       // The hash saw bytes the store did not keep; rebuild it from storage next time.
       this.hashes.delete(upload.id);
@@ -154,7 +186,8 @@ export class UploadService {
     const updatedAt = Date.now();
     const result = await this.db
       .updateTable('uploads')
-      .set({ received_bytes: size, updated_at: updatedAt })
+      // The stored bytes now count as received; what the stream had claimed is given back.
+      .set({ received_bytes: size, reserved_bytes: 0, reserved_until: null, updated_at: updatedAt })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
       .executeTakeFirst();
@@ -195,17 +228,19 @@ export class UploadService {
     for await (const chunk of stream) hash.update(chunk as Buffer);
   }
 
-  private async commit(uploadId: string, digest: string, size: number): Promise<void> {
+  /** Puts the upload's bytes at the blob's key; false when identical bytes were already there. */
+  private async commit(uploadId: string, digest: string, size: number): Promise<boolean> {
     const existing = await this.driver.stat(blobKey(digest));
     if (existing && existing.size === size) {
       await this.driver.delete(uploadKey(uploadId));
-      return;
+      return false;
     }
     if (size === 0 && !(await this.driver.stat(uploadKey(uploadId)))) {
       await this.driver.put(blobKey(digest), Buffer.alloc(0));
-      return;
+      return true;
     }
     await this.driver.commit(uploadKey(uploadId), blobKey(digest));
+    return true;
   }
 }
 

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { BlobNotFoundError, type BlobDriver } from './driver.js';
@@ -127,7 +127,11 @@ export function createFilesystemDriver(root: string): BlobDriver {
     },
 
     async delete(key) {
-      await rm(resolve(key), { force: true });
+      // unlink, not rm(): rm's generic walk costs ten times as much per file, which a
+      // collection deleting tens of thousands of blobs feels.
+      await unlink(resolve(key)).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
     },
 
     async *list(prefix) {

@@ -113,8 +113,12 @@ function storedAt(s: TestServer, digest: string): string {
   return join(s.dataDir, blobKey(digest));
 }
 
+/**
+ * Longer than the server's SQLite busy timeout (10 s): should one of its background jobs try
+ * to write while the test holds the lock, it gives up after that, and the push goes on.
+ */
 async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 20_000;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -127,6 +131,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
  */
 async function pushRefusedInTransaction(s: TestServer, watch: string, strangerDigest: string, push: () => Promise<Response>): Promise<Response> {
   const target = await repositoryId(s.databaseUrl, 'r2', 'app');
+  await settled(s);
   const lock = await holdTeamLock(s.databaseUrl);
   let answer: Promise<Response>;
   try {
@@ -139,6 +144,24 @@ async function pushRefusedInTransaction(s: TestServer, watch: string, strangerDi
   return answer;
 }
 
+/**
+ * Lets the server's background writers finish what the setup gave them (the usage refresh a
+ * push schedules half a second later, the sizes of new layers), so that, on SQLite, none of
+ * them waits on the test's lock while the push under test runs.
+ */
+async function settled(s: TestServer): Promise<void> {
+  await until(() => {
+    const db = s.databaseUrl.startsWith('sqlite:') ? new SqliteDatabase(s.databaseUrl.slice('sqlite:'.length), { readonly: true }) : undefined;
+    if (!db) return true;
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM blobs WHERE uncompressed_size IS NULL').get() as { n: number }).n === 0;
+    } finally {
+      db.close();
+    }
+  }, 'the layer sizes to be measured');
+  await new Promise((resolve) => setTimeout(resolve, 800));
+}
+
 async function expectStorageDenied(res: Response): Promise<void> {
   const text = await res.text();
   expect(res.status, text).toBe(403);
@@ -146,7 +169,7 @@ async function expectStorageDenied(res: Response): Promise<void> {
 }
 
 describe('a push refused inside its transaction', () => {
-  it('a manifest: its bytes are gone by the time the refusal arrives', async () => {
+  it('a manifest: its bytes are gone by the time the refusal arrives', { timeout: 60_000 }, async () => {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomBytes(4).toString('hex') }));
     const layer = randomBytes(1000);
     const manifest = manifestOf(config, layer);
@@ -167,7 +190,7 @@ describe('a push refused inside its transaction', () => {
     expect((await fetch(`${s.registryUrl}/v2/r2/app/manifests/v1`, { headers: { authorization: `Bearer ${jwt}` } })).status).toBe(404);
   });
 
-  it('a manifest whose bytes another repository already holds: they stay', async () => {
+  it('a manifest whose bytes another repository already holds: they stay', { timeout: 60_000 }, async () => {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', nonce: randomBytes(4).toString('hex') }));
     const layer = randomBytes(1000);
     const manifest = manifestOf(config, layer);
@@ -191,7 +214,7 @@ describe('a push refused inside its transaction', () => {
     expect(Buffer.from(await pulled.arrayBuffer()).equals(manifest)).toBe(true);
   });
 
-  it('a blob upload: the bytes it moved into place are gone, the session ends', async () => {
+  it('a blob upload: the bytes it moved into place are gone, the session ends', { timeout: 60_000 }, async () => {
     const blob = randomBytes(2000);
     const s = await serverWithAllowance(STRANGER + blob.length + 100);
     await s.createRegistry('r1');

@@ -1,3 +1,4 @@
-export { connectDatabase, migrateToLatest, isUniqueViolation, type Db } from './connect.js';
+export { connectDatabase, migrateToLatest, isUniqueViolation, type Db, type ConnectOptions } from './connect.js';
+export { translateDatabaseError, type AvailabilityEvent, type AvailabilityOptions } from './availability.js';
 export type * from './schema.js';
 export { bytewise, type Dialect } from './collation.js';

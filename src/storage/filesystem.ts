@@ -2,10 +2,46 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { AppError } from '../errors/index.js';
 import { BlobNotFoundError, type BlobDriver } from './driver.js';
 
 /** Keys map to files under `root`. Writes go through fsync and rename, never in place. */
 export function createFilesystemDriver(root: string): BlobDriver {
+  return translatingFullDisk(createDriver(root), root);
+}
+
+/**
+ * A full disk or an exhausted quota becomes one clear `STORAGE_FULL` (507), whichever write
+ * path met it. The writes themselves leave nothing half-written behind (truncate, temp files).
+ */
+function translatingFullDisk(driver: BlobDriver, root: string): BlobDriver {
+  return rejectingWith(driver, (err) => {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+    const what = code === 'ENOSPC' ? 'no space left on the device' : 'the disk quota is exhausted';
+    return new AppError('STORAGE_FULL', `the blob store at ${root} is full (${what}); free space and push again`, { cause: err });
+  });
+}
+
+/** A copy of `target` whose async methods (nested objects' too) reject with `translate(err)`. */
+function rejectingWith<T extends object>(target: T, translate: (err: unknown) => unknown): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(target)) {
+    if (typeof value === 'function') {
+      out[key] = (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        return result instanceof Promise ? result.catch((err: unknown) => Promise.reject(translate(err))) : result;
+      };
+    } else if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      out[key] = rejectingWith(value as object, translate);
+    } else {
+      out[key] = value;
+    }
+  }
+  return out as T;
+}
+
+function createDriver(root: string): BlobDriver {
   const resolve = (key: string): string => {
     if (key.includes('..') || key.startsWith('/') || key.includes('\0')) throw new Error(`refusing unsafe storage key ${JSON.stringify(key)}`);
     return path.join(root, key);
@@ -97,9 +133,12 @@ export function createFilesystemDriver(root: string): BlobDriver {
       try {
         await handle.writeFile(bytes);
         await handle.sync();
-      } finally {
-        await handle.close();
+      } catch (err) {
+        await handle.close().catch(() => undefined);
+        await rm(temp, { force: true });
+        throw err;
       }
+      await handle.close();
       await rename(temp, file);
       await fsyncDir(path.dirname(file));
     },

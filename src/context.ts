@@ -1,9 +1,13 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { hostname } from 'node:os';
 import { CredentialService, RegistryTokenService } from './auth/index.js';
 import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
+import { createLogger } from './logger.js';
+import { Metrics } from './metrics/index.js';
+import { databaseObserver, storageObserver } from './ops/observers.js';
+import { HealthChecker } from './ops/health.js';
 import {
   BlobService,
   Inventory,
@@ -19,7 +23,7 @@ import {
   UsageService,
   type Tiers,
 } from './registry/index.js';
-import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
+import { createFilesystemDriver, observeDriver, type BlobDriver } from './storage/index.js';
 
 /** Everything a handler, CLI command or background job needs, built once. */
 export interface AppContext {
@@ -42,25 +46,34 @@ export interface AppContext {
   subscriptions: SubscriptionService;
   registryTokens: RegistryTokenService;
   gc: GarbageCollectionService;
+  /** This process's Prometheus metrics (served by the metrics listener). */
+  metrics: Metrics;
+  /** Dependency checks behind /healthz and /readyz. */
+  health: HealthChecker;
   close(): Promise<void>;
 }
 
 export interface ContextOverrides {
   driver?: BlobDriver;
   logger?: Logger;
+  metrics?: Metrics;
 }
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'berth' } });
-  const db = connectDatabase(config.database);
+  const logger = overrides.logger ?? createLogger(config);
+  const metrics = overrides.metrics ?? new Metrics();
+  const db = connectDatabase(config.database, databaseObserver(metrics, logger));
   try {
     await migrateToLatest(db);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  const driver = overrides.driver ?? createDriver(config);
+  // Every storage call is timed and its failures counted, whichever driver serves it.
+  // (The observer tells the health checker whether writes find space; no write runs before it exists.)
+  const driver = observeDriver(overrides.driver ?? createDriver(config), storageObserver(metrics, (full) => health.noteStorageWrite(full)));
+  const health = new HealthChecker(db, driver, metrics);
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers);
@@ -101,7 +114,14 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       readOnlyMode: config.gcMode === 'read-only',
       writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
       onFinished: (registryId) => usage.markDirty(registryId),
+      onEnded: (status, totals) => {
+        metrics.gcRuns.inc({ status });
+        metrics.gcFreedBytes.inc(totals.freedBytes);
+        metrics.gcBlobsDeleted.inc(totals.blobsDeleted);
+      },
     }),
+    metrics,
+    health,
     close: async () => {
       usage.stop();
       await db.destroy();
@@ -119,6 +139,7 @@ const drivers = {
   },
 } satisfies Record<Config['storage']['driver'], (config: Readonly<Config>) => BlobDriver>;
 
-function createDriver(config: Readonly<Config>): BlobDriver {
+/** The blob driver the configuration names (also used by backup, restore and migrate-data). */
+export function createDriver(config: Readonly<Config>): BlobDriver {
   return drivers[config.storage.driver](config);
 }

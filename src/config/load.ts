@@ -22,6 +22,8 @@ export interface ServeFlags {
   rateLimitPerMinute?: string;
   gcGrace?: string;
   gcMode?: string;
+  metricsListen?: string;
+  logFormat?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -44,6 +46,8 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
   { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
   { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
+  { key: 'metricsListen', flag: '--metrics-listen <host:port>', env: 'BERTH_METRICS_LISTEN', default: 'off', description: 'Prometheus listener serving /metrics (and /livez, /readyz, /healthz); off unless set' },
+  { key: 'logFormat', flag: '--log-format <format>', env: 'BERTH_LOG_FORMAT', default: 'auto', description: '`json`, `pretty` (one readable line per event) or `auto` (pretty when stdout is a terminal)' },
 ];
 
 export class ConfigError extends Error {
@@ -74,6 +78,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const dataDir = path.resolve(pick('dataDir') ?? './data');
   const apiListen = parseListen(pick('apiListen') ?? '127.0.0.1:8080', name('apiListen'), problems);
   const registryListen = parseListen(pick('registryListen') ?? '127.0.0.1:5000', name('registryListen'), problems);
+  const metricsListenRaw = pick('metricsListen');
+  const metricsListen = metricsListenRaw === undefined || metricsListenRaw === 'off' ? undefined : parseListen(metricsListenRaw, name('metricsListen'), problems);
 
   const registryHost = pick('registryHost') ?? `${registryListen.host}:${registryListen.port}`;
   if (!/^[a-zA-Z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(registryHost)) {
@@ -149,6 +155,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     rateLimitPerMinute,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
+    metricsListen,
+    logFormat: pick('logFormat') ?? 'auto',
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -217,7 +225,7 @@ function parseListen(value: string, label: string, problems: string[]): ListenAd
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-function parseDatabaseUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): DatabaseConfig {
+export function parseDatabaseUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): DatabaseConfig {
   if (value === undefined) return { dialect: 'sqlite', file: path.join(dataDir, 'berth.db') };
   if (value.startsWith('sqlite:')) {
     const file = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -236,7 +244,7 @@ function parseDatabaseUrl(value: string | undefined, dataDir: string, label: str
   return { dialect: 'sqlite', file: ':memory:' };
 }
 
-function parseStorageUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): StorageConfig {
+export function parseStorageUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): StorageConfig {
   if (value === undefined) return { driver: 'filesystem', root: dataDir };
   if (value.startsWith('file:')) {
     const root = value.slice('file:'.length).replace(/^\/\/(?=\/)/, '');

@@ -49,6 +49,9 @@ export const configSchema = z.object({
   rateLimitPerMinute: z.number().int().positive(),
   gcGraceSeconds: z.number().int().positive(),
   gcMode: z.enum(['online', 'read-only']),
+  /** Where Prometheus scrapes /metrics; undefined when the listener is off (the default). */
+  metricsListen: listenAddress.optional(),
+  logFormat: z.enum(['json', 'pretty', 'auto']),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -4,7 +4,8 @@ import { RateLimiter } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError, isAppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { createFastify } from '../fastify.js';
-import type { Metrics } from '../metrics.js';
+import { registerHealthRoutes } from '../health.js';
+import { instrumentHttp } from '../metrics.js';
 import { registerGarbageCollectionRoutes } from './garbage-collection.js';
 import { registerLegacyRegistryRoutes } from './legacy-registry.js';
 import { registerRateLimit } from './rate-limit.js';
@@ -19,9 +20,13 @@ export interface ApiServerHooks {
   gcChanged?: () => void;
 }
 
-/** The API listener: DigitalOcean's registry API, health, metrics and its OpenAPI description. */
-export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiServerHooks = {}): FastifyInstance {
+/**
+ * The API listener: DigitalOcean's registry API, health and its OpenAPI description. Metrics
+ * are not served here (anyone who reaches the API would read them) but on --metrics-listen.
+ */
+export function createApiServer(ctx: AppContext, hooks: ApiServerHooks = {}): FastifyInstance {
   const app = createFastify(ctx, 'api');
+  instrumentHttp(app, 'api', ctx.metrics);
 
   // A body-less POST (dots' GC start) arrives with no content type; treat it as no body.
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
@@ -56,14 +61,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
   });
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/healthz', { schema: { hide: true } }, async () => {
-    await ctx.db.selectFrom('teams').select('id').limit(1).execute();
-    return { status: 'ok' };
-  });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    reply.header('Content-Type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  registerHealthRoutes(app, ctx.health);
   return app;
 }
 

@@ -2,6 +2,8 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { AppContext } from '../../context.js';
 import { AppError, isAppError, toOciBody } from '../../errors/index.js';
 import { createFastify } from '../fastify.js';
+import { registerHealthRoutes } from '../health.js';
+import { instrumentHttp } from '../metrics.js';
 import { registerTokenRoutes } from '../token/routes.js';
 import { authenticate } from './auth.js';
 import { catalog } from './catalog.js';
@@ -12,6 +14,7 @@ const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
 /** The registry listener: OCI Distribution v1.1 under /v2 and the token service. */
 export function createRegistryServer(ctx: AppContext): FastifyInstance {
   const app = createFastify(ctx, 'registry');
+  instrumentHttp(app, 'registry', ctx.metrics);
 
   // Bodies are streamed by the handlers themselves (blobs) or read with a limit (manifests).
   app.removeAllContentTypeParsers();
@@ -62,5 +65,6 @@ export function createRegistryServer(ctx: AppContext): FastifyInstance {
     },
   });
   registerTokenRoutes(app, ctx);
+  registerHealthRoutes(app, ctx.health);
   return app;
 }

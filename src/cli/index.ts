@@ -3,6 +3,8 @@ import { ConfigError, SETTINGS, type ServeFlags } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { registerAdminCommands } from './admin.js';
 import { migrate } from './migrate.js';
+import { OperatorError } from '../ops/errors.js';
+import { registerOpsCommands } from './ops.js';
 import { serve } from './serve.js';
 
 export function buildCli(): Command {
@@ -23,6 +25,7 @@ export function buildCli(): Command {
     .action((flags: ServeFlags) => migrate(flags));
 
   registerAdminCommands(program);
+  registerOpsCommands(program);
   return program;
 }
 
@@ -31,7 +34,7 @@ export async function runCli(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof ConfigError || err instanceof AppError) {
+    if (err instanceof ConfigError || err instanceof AppError || err instanceof OperatorError) {
       console.error(`berth: ${err.message}`);
       process.exit(2);
     }

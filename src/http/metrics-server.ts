@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
 import { registerHealthRoutes } from './health.js';
 
@@ -8,7 +8,7 @@ import { registerHealthRoutes } from './health.js';
  * (as Distribution's debug server and GitLab's registry `debug.addr` do).
  */
 export function createMetricsServer(ctx: AppContext): FastifyInstance {
-  const app = Fastify({ loggerInstance: ctx.logger.child({ listener: 'metrics' }) as FastifyBaseLogger, disableRequestLogging: true, forceCloseConnections: true });
+  const app = Fastify({ loggerInstance: ctx.logger.child({ listener: 'metrics' }) as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), forceCloseConnections: true });
   app.get('/metrics', async (_req, reply) => {
     reply.header('Content-Type', ctx.metrics.registry.contentType);
     return ctx.metrics.registry.metrics();

@@ -18,6 +18,7 @@ export function registryOperation(method: string, url: string): string {
   if (path === '/v2/' || path === '/v2') return 'base';
   if (path === '/v2/_catalog') return 'catalog';
   if (path === '/auth/token') return 'token';
+  if (path === '/healthz' || path === '/readyz' || path === '/livez') return 'health';
   const route = matchOciRoute(path);
   if (!route) return 'other';
   const verb = method.toLowerCase();

@@ -20,9 +20,10 @@ export function prettyStream(colorize: boolean, destination: NodeJS.WritableStre
     sync: true,
     destination,
     translateTime: 'SYS:HH:MM:ss.l',
-    ignore: 'pid,hostname,service,request_id,listener',
-    // The request id leads the line so a person can follow one request through the log.
-    messageFormat: '{if request_id}[{request_id}] {end}{if listener}{listener}: {end}{msg}',
+    ignore: 'pid,hostname,service,request_id,listener,method,url,status,ms',
+    // The request id leads the line so a person can follow one request through the log; the
+    // request line reads like an access log. Other fields follow as compact JSON.
+    messageFormat: '{if request_id}[{request_id}] {end}{if listener}{listener}: {end}{msg}{if method} {method} {url} {status} {ms}ms{end}',
     singleLine: true,
   });
 }

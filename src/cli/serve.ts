@@ -33,10 +33,10 @@ export async function serve(flags: ServeFlags): Promise<void> {
     await registry.listen({ host: config.registryListen.host, port: config.registryListen.port });
     servers.push(registry);
   }
-  // Kept apart from `servers`: it has no draining of its own and answers scrapes until the end.
-  const metricsServer = config.metricsListen ? createMetricsServer(ctx) : undefined;
-  if (metricsServer && config.metricsListen) await metricsServer.listen({ host: config.metricsListen.host, port: config.metricsListen.port });
   const storageGauges = startStorageGauges(ctx);
+  // Kept apart from `servers`: it has no draining of its own and answers scrapes until the end.
+  const metricsServer = config.metricsListen ? createMetricsServer(ctx, { beforeScrape: () => storageGauges.refreshIfStale(5_000, 1_000) }) : undefined;
+  if (metricsServer && config.metricsListen) await metricsServer.listen({ host: config.metricsListen.host, port: config.metricsListen.port });
   const expiry = startUploadExpiry(ctx);
   // Other nodes' pushes change usage too; a periodic full refresh catches them.
   const usageTimer = setInterval(() => void ctx.usage.flush(true), 60_000);

@@ -26,11 +26,34 @@ export async function refreshStorageGauges(ctx: JobContext): Promise<void> {
   ctx.metrics.uploadSessions.set(Number(uploads.count));
 }
 
+export interface StorageGauges extends Poller {
+  /**
+   * Refreshes now unless the last refresh is younger than `maxAgeMs`, waiting at most
+   * `waitMs`: a scrape gets fresh figures, and never hangs on a database that is down.
+   */
+  refreshIfStale(maxAgeMs: number, waitMs: number): Promise<void>;
+}
+
 /** Refreshes the database gauges every `intervalMs` (default 30 s); a failed pass keeps the last values. */
-export function startStorageGauges(ctx: JobContext, intervalMs = 30_000): Poller {
-  return startPoller(
-    () => refreshStorageGauges(ctx),
-    intervalMs,
-    (err) => ctx.logger.warn({ err }, 'could not refresh the storage metrics'),
-  );
+export function startStorageGauges(ctx: JobContext, intervalMs = 30_000): StorageGauges {
+  let refreshedAt = 0;
+  let running: Promise<void> | undefined;
+  const refresh = (): Promise<void> =>
+    (running ??= refreshStorageGauges(ctx)
+      .then(() => {
+        refreshedAt = Date.now();
+      })
+      .finally(() => {
+        running = undefined;
+      }));
+  const poller = startPoller(refresh, intervalMs, (err) => ctx.logger.warn({ err }, 'could not refresh the storage metrics'));
+  return {
+    ...poller,
+    async refreshIfStale(maxAgeMs, waitMs) {
+      if (Date.now() - refreshedAt < maxAgeMs) return;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([refresh().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+      clearTimeout(timer);
+    },
+  };
 }

@@ -170,6 +170,17 @@ export class Metrics {
 
   constructor(version = '0.1.0') {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
+    // Series that are zero until something goes wrong exist from the start, so dashboards and
+    // alerts (rate(), absent()) see 0 rather than nothing.
+    for (const reason of ['unavailable', 'full', 'query']) this.databaseErrors.inc({ reason }, 0);
+    for (const operation of ['stat', 'read', 'write', 'put', 'commit', 'delete', 'list']) {
+      for (const reason of ['full', 'error']) this.storageErrors.inc({ operation, reason }, 0);
+    }
+    for (const listener of ['api', 'registry']) {
+      this.rateLimitRefusals.inc({ listener }, 0);
+      for (const reason of ['invalid_credentials', 'insufficient_scope']) this.authFailures.inc({ listener, reason }, 0);
+    }
+    for (const status of ['succeeded', 'failed', 'cancelled']) this.gcRuns.inc({ status }, 0);
     new Gauge({ name: 'berth_build_info', help: 'Berth version', labelNames: ['version'] as const, registers: [this.registry] }).set({ version }, 1);
   }
 }

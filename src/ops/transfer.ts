@@ -78,7 +78,7 @@ export async function checkSource(db: Kysely<any>, label: string): Promise<void>
   try {
     applied = await appliedMigrations(db);
   } catch (err) {
-    throw new OperatorError(`cannot read the source database ${label}: ${(err as Error).message}`, { cause: err });
+    throw new OperatorError(`cannot read the source database ${label}: ${describe(err)}`, { cause: err });
   }
   const known = knownMigrations();
   if (applied.length === 0) throw new OperatorError(`the source database ${label} holds no Berth data (no schema)`);

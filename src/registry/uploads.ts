@@ -157,7 +157,13 @@ export class UploadService {
       .set({ received_bytes: size, updated_at: updatedAt })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
-      .executeTakeFirst();
+      .executeTakeFirst()
+      .catch((err: unknown) => {
+        // The database did not record the new bytes (e.g. it is unreachable): the hash has seen
+        // them, the row has not, so the hash is rebuilt from the recorded bytes next time.
+        this.hashes.delete(upload.id);
+        throw err;
+      });
     if (Number(result.numUpdatedRows) === 0) {
       // Another node moved this upload on; our bytes may be stale.
       this.hashes.delete(upload.id);

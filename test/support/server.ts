@@ -71,6 +71,10 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for /healthz (default 20 s). */
   readyTimeoutMs?: number;
+  /** An existing data dir (default: a new one). */
+  dataDir?: string;
+  /** An existing database (default: a new one of the project's dialect). */
+  databaseUrl?: string;
 }
 
 const MAX_LOG_CHARS = 2_000_000;
@@ -80,8 +84,8 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   if (!existsSync(MAIN_JS)) {
     throw new Error(`${MAIN_JS} does not exist: run \`npm run build\` first (npm test does)`);
   }
-  const dataDir = await makeTempDir('berth-data');
-  const databaseUrl = await testDatabaseUrl();
+  const dataDir = options.dataDir ?? (await makeTempDir('berth-data'));
+  const databaseUrl = options.databaseUrl ?? (await testDatabaseUrl());
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();

@@ -32,8 +32,12 @@ export function createFastify(ctx: AppContext, listener: 'api' | 'registry'): Fa
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
-  app.addHook('onSend', async (_req, reply) => {
-    if (draining) reply.header('Connection', 'close');
+  // A response that goes out before its request body was received in full (a push refused
+  // midway: 507, 413, 401…) closes the connection, as Go's net/http does: a client that stops
+  // sending on an early answer would otherwise leave the rest of its body to be read as its
+  // next request.
+  app.addHook('onSend', async (req, reply) => {
+    if (draining || !req.raw.complete) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

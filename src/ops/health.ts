@@ -44,8 +44,9 @@ export class HealthChecker {
 
   /** Called by the storage observer: a write ran out of space, or a write succeeded again. */
   noteStorageWrite(full: boolean): void {
-    if (full) this.fullSince ??= Date.now();
-    else this.fullSince = undefined;
+    if (full === (this.fullSince !== undefined)) return;
+    this.fullSince = full ? Date.now() : undefined;
+    this.cached = undefined; // the next check reports the change at once
   }
 
   /** The current report, at most CACHE_MS old. */

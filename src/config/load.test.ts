@@ -43,4 +43,15 @@ describe('loadConfig', () => {
       expect(message).toContain('--role');
     }
   });
+
+  it('has the metrics listener off and log format auto unless set', () => {
+    const config = loadConfig({}, {});
+    expect(config.metricsListen).toBeUndefined();
+    expect(config.logFormat).toBe('auto');
+    const set = loadConfig({ logFormat: 'pretty' }, { BERTH_METRICS_LISTEN: '0.0.0.0:9464' });
+    expect(set.metricsListen).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(set.logFormat).toBe('pretty');
+    expect(loadConfig({ metricsListen: 'off' }, { BERTH_METRICS_LISTEN: '127.0.0.1:1' }).metricsListen).toBeUndefined();
+    expect(() => loadConfig({ metricsListen: '9464', logFormat: 'xml' }, {})).toThrow(/--metrics-listen[\s\S]*--log-format/);
+  });
 });

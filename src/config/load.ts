@@ -29,8 +29,8 @@ export interface ServeFlags {
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
 export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; default: string; description: string }[] = [
   { key: 'dataDir', flag: '--data-dir <dir>', env: 'BERTH_DATA_DIR', default: './data', description: 'Where SQLite, blobs and uploads live by default' },
-  { key: 'apiListen', flag: '--api-listen <host:port>', env: 'BERTH_API_LISTEN', default: '127.0.0.1:8080', description: 'Management API listener (DigitalOcean API, /healthz, /metrics)' },
-  { key: 'registryListen', flag: '--registry-listen <host:port>', env: 'BERTH_REGISTRY_LISTEN', default: '127.0.0.1:5000', description: 'Registry listener (OCI Distribution, /auth/token)' },
+  { key: 'apiListen', flag: '--api-listen <host:port>', env: 'BERTH_API_LISTEN', default: '127.0.0.1:8080', description: 'Management API listener (DigitalOcean API, /healthz, /readyz, /livez)' },
+  { key: 'registryListen', flag: '--registry-listen <host:port>', env: 'BERTH_REGISTRY_LISTEN', default: '127.0.0.1:5000', description: 'Registry listener (OCI Distribution, /auth/token, /healthz, /readyz, /livez)' },
   { key: 'registryHost', flag: '--registry-host <host[:port]>', env: 'BERTH_REGISTRY_HOST', default: 'the registry listen address', description: 'Public registry name used in image references and config.json' },
   { key: 'apiUrl', flag: '--api-url <url>', env: 'BERTH_API_URL', default: 'http:// + API listen address', description: 'Public base URL of the API (pagination links)' },
   { key: 'databaseUrl', flag: '--database-url <url>', env: 'BERTH_DATABASE_URL', default: 'sqlite:<data-dir>/berth.db', description: '`sqlite:PATH` or `postgres://…`' },

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { RateLimiter } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
 
-const UNLIMITED = new Set(['/healthz', '/readyz', '/livez', '/metrics', '/openapi.json']);
+const UNLIMITED = new Set(['/healthz', '/readyz', '/livez', '/openapi.json']);
 
 /** Counts by token (hashed: the secret never reaches the table), or by address without one. */
 function keyOf(req: FastifyRequest): string {

@@ -5,6 +5,7 @@ import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
 import { createLogger } from './logger.js';
+import { BERTH_VERSION } from './version.js';
 import { Metrics } from './metrics/index.js';
 import { databaseObserver, storageObserver } from './ops/observers.js';
 import { HealthChecker } from './ops/health.js';
@@ -62,7 +63,7 @@ export interface ContextOverrides {
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config);
-  const metrics = overrides.metrics ?? new Metrics();
+  const metrics = overrides.metrics ?? new Metrics(BERTH_VERSION);
   const db = connectDatabase(config.database, databaseObserver(metrics, logger));
   try {
     await migrateToLatest(db);

@@ -85,6 +85,11 @@ export function withAvailability(dialect: KyselyDialect, options: AvailabilityOp
 class AvailabilityDriver implements Driver {
   private readonly budgetMs: number;
   private readonly baseMs: number;
+  /**
+   * Released lazy connections, handed out again: Kysely instruments each connection object
+   * the first time it sees it, so reusing them keeps that work off every query.
+   */
+  private readonly idle: LazyConnection[] = [];
 
   constructor(
     private readonly inner: Driver,
@@ -99,7 +104,7 @@ class AvailabilityDriver implements Driver {
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    return new LazyConnection(this);
+    return this.idle.pop() ?? new LazyConnection(this);
   }
 
   async beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
@@ -133,7 +138,13 @@ class AvailabilityDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    await (connection as LazyConnection).release();
+    const lazy = connection as LazyConnection;
+    try {
+      await lazy.release();
+    } finally {
+      lazy.inTransaction = false;
+      if (this.idle.length < 64) this.idle.push(lazy);
+    }
   }
 
   destroy(): Promise<void> {

@@ -168,7 +168,7 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(version = '0.1.0') {
+  constructor(version = 'unknown') {
     collectDefaultMetrics({ register: this.registry, prefix: 'berth_' });
     // Series that are zero until something goes wrong exist from the start, so dashboards and
     // alerts (rate(), absent()) see 0 rather than nothing.

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DatabaseConfig, StorageConfig } from '../config/index.js';
@@ -24,13 +23,7 @@ export interface BackupIndex {
 export const BACKUP_INDEX = 'backup.json';
 export const BACKUP_METADATA = 'berth.db';
 
-export const BERTH_VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
-})();
+export { BERTH_VERSION } from '../version.js';
 
 /** Reads and checks the index of a backup directory. */
 export async function readBackupIndex(src: string): Promise<BackupIndex> {

@@ -152,22 +152,25 @@ export async function verifyBlob(driver: BlobDriver, blob: BlobRef): Promise<'ok
  */
 export async function forEachConcurrently<T>(items: AsyncIterable<T>, concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   const iterator = items[Symbol.asyncIterator]();
+  // The workers share one iterator, whose next() calls must not overlap: they are chained.
+  let previous: Promise<unknown> = Promise.resolve();
+  const next = (): Promise<IteratorResult<T>> => {
+    const result = previous.then(() => iterator.next());
+    previous = result.catch(() => undefined);
+    return result;
+  };
   let failure: { err: unknown } | undefined;
   const worker = async (): Promise<void> => {
     while (!failure) {
-      const next = await iterator.next();
-      if (next.done) return;
       try {
-        await work(next.value);
+        const item = await next();
+        if (item.done) return;
+        await work(item.value);
       } catch (err) {
         failure ??= { err };
       }
     }
   };
-  // One iterator is shared: its next() calls must not overlap, so they are chained.
-  let queue = Promise.resolve<IteratorResult<T>>({ done: false, value: undefined as T });
-  const serialNext = iterator.next.bind(iterator);
-  iterator.next = () => (queue = queue.then(() => serialNext()));
   await Promise.all(Array.from({ length: concurrency }, worker));
   if (failure) throw failure.err;
 }

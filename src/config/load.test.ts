@@ -82,6 +82,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ ui: 'true' }, { BERTH_UI: 'false' }).ui).toBe(true);
     expect(() => loadConfig({ ui: 'maybe' }, {})).toThrow(/--ui \/ BERTH_UI: "maybe" must be true or false/);
   });
+
+  it('has the metrics listener off and log format auto unless set', () => {
+    const config = loadConfig({}, {});
+    expect(config.metricsListen).toBeUndefined();
+    expect(config.logFormat).toBe('auto');
+    const set = loadConfig({ logFormat: 'pretty' }, { BERTH_METRICS_LISTEN: '0.0.0.0:9464' });
+    expect(set.metricsListen).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(set.logFormat).toBe('pretty');
+    expect(loadConfig({ metricsListen: 'off' }, { BERTH_METRICS_LISTEN: '127.0.0.1:1' }).metricsListen).toBeUndefined();
+    expect(() => loadConfig({ metricsListen: '9464', logFormat: 'xml' }, {})).toThrow(/--metrics-listen[\s\S]*--log-format/);
+  });
 });
 
 describe('S3 storage URLs', () => {

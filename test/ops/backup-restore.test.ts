@@ -1,9 +1,11 @@
 /**
  * `berth backup` of a running instance while pushes continue, `berth restore` into a new data
- * dir and database, Berth started on the result: every image in the snapshot pulls verified
- * with skopeo, what was pushed after the snapshot is cleanly absent. Then every refusal: a
- * destination that exists, a missing or foreign database, a partial backup, a corrupt blob or
- * snapshot, a target that holds data — each exit 2 with a clear message and nothing written.
+ * dir, database and storage, Berth started on the result: every image in the snapshot pulls
+ * verified with skopeo, what was pushed after the snapshot is cleanly absent. Then every
+ * refusal: a destination that exists, a missing or foreign database, a partial backup, a
+ * corrupt blob or snapshot, a target that holds data — each exit 2 with a clear message and
+ * nothing written. The instance uses the project's storage: in the postgres-s3 project that is
+ * a full backup out of S3 and a restore into a fresh S3 prefix.
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +19,8 @@ import { registryFetch, registryToken } from '../support/registry.js';
 import { MAIN_JS, REPO_ROOT, startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
 import { requireTools } from '../support/tools.js';
-import { berthOk, berthRefuses, cleanEnv, pushImage, sleep, tableCounts } from './support.js';
+import { testStorageUrl } from '../support/storage.js';
+import { berthOk, berthRefuses, cleanEnv, pushImage, sleep, storageUrlOf, storedKeys, tableCounts } from './support.js';
 
 const skip = requireTools([...SKOPEO_TOOLS, ...IMAGE_TOOLS]);
 
@@ -50,6 +53,9 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
   afterAll(async () => {
     for (const s of servers) await s.stop();
   });
+
+  /** The flags that name the running instance: its data dir, database and storage. */
+  const instanceArgs = () => ['--data-dir', server.dataDir, '--database-url', server.databaseUrl, '--storage-url', storageUrlOf(server)];
 
   const copy = async (target: TestServer, file: string, args: string[]) =>
     expectSuccess(await skopeo(['copy', '--src-tls-verify=false', '--dest-tls-verify=false', '--authfile', file, ...args]), target);
@@ -97,7 +103,7 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
 
     const dest = join(await makeTempDir('backup'), 'snapshot');
     const backupStarted = Date.now();
-    const output = await berthOk(['backup', dest, '--data-dir', server.dataDir, '--database-url', server.databaseUrl]);
+    const output = await berthOk(['backup', dest, ...instanceArgs()]);
     const backupEnded = Date.now();
     const countAtEnd = finishedCount();
     while (finishedCount() < countAtEnd + 3) await sleep(20);
@@ -114,13 +120,12 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
     const later = await buildImage();
     await copy(server, authfile, ['--preserve-digests', later.ref, dockerRef(server, `${registry}/app`, 'later')]);
 
-    // Restore into a new data dir and a new database, and start Berth on them.
-    const dataDir = join(await makeTempDir('restored'), 'data');
-    const databaseUrl = databaseUrlIn(await testDatabaseUrl(), dataDir);
-    const restoreOutput = await berthOk(['restore', dest, '--data-dir', dataDir, '--database-url', databaseUrl]);
+    // Restore into a new data dir, database and storage, and start Berth on them.
+    const { dataDir, databaseUrl, storageUrl, args } = await newTarget();
+    const restoreOutput = await berthOk(['restore', dest, ...args]);
     expect(restoreOutput).toMatch(/verifying blobs: \d+\/\d+ .*all ok/);
     expect(restoreOutput).toMatch(/restored into/);
-    const restored = await startServer({ dataDir, databaseUrl });
+    const restored = await startServer({ dataDir, databaseUrl, storageUrl });
     servers.push(restored);
     const restoredAuth = await authFileFor(restored);
 
@@ -158,7 +163,7 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
   test('refusals: destination exists, no database, a wrong URL; nothing is written', async () => {
     const existing = await makeTempDir('exists');
     await writeFile(join(existing, 'keep.txt'), 'mine');
-    const args = ['--data-dir', server.dataDir, '--database-url', server.databaseUrl];
+    const args = instanceArgs();
     expect(await berthRefuses(['backup', existing, ...args])).toMatch(/exists and is not empty/);
     expect(await readdir(existing)).toEqual(['keep.txt']);
 
@@ -178,7 +183,7 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
 
     beforeAll(async () => {
       backup = join(await makeTempDir('backup'), 'b');
-      await berthOk(['backup', backup, '--data-dir', server.dataDir, '--database-url', server.databaseUrl]);
+      await berthOk(['backup', backup, ...instanceArgs()]);
     });
 
     /** A copy of the backup to damage. */
@@ -188,15 +193,10 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
       return dir;
     }
 
-    async function newTarget(): Promise<{ dataDir: string; databaseUrl: string; args: string[] }> {
-      const dataDir = join(await makeTempDir('target'), 'data');
-      const databaseUrl = databaseUrlIn(await testDatabaseUrl(), dataDir);
-      return { dataDir, databaseUrl, args: ['--data-dir', dataDir, '--database-url', databaseUrl] };
-    }
-
-    async function expectNothingWritten(target: { dataDir: string; databaseUrl: string }): Promise<void> {
+    async function expectNothingWritten(target: { dataDir: string; databaseUrl: string; storageUrl?: string }): Promise<void> {
       expect(existsSync(target.dataDir), 'the target data dir was created').toBe(false);
       expect(await tableCounts(target.databaseUrl)).toEqual({});
+      if (target.storageUrl) expect(await storedKeys(target.storageUrl), 'objects in the target storage').toEqual([]);
     }
 
     test('without its index (interrupted) is refused before anything is written', async () => {
@@ -242,20 +242,32 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
 
     test('into a target that already holds data is refused, and the target is unchanged', async () => {
       const before = await tableCounts(server.databaseUrl);
-      const blobsBefore = await readdir(join(server.dataDir, 'blobs', 'sha256'));
-      const stderr = await berthRefuses(['restore', backup, '--data-dir', server.dataDir, '--database-url', server.databaseUrl]);
+      const blobsBefore = await storedKeys(storageUrlOf(server));
+      const stderr = await berthRefuses(['restore', backup, ...instanceArgs()]);
       expect(stderr).toMatch(/already holds data \(\d+ teams, .*\); refusing to mix it/);
       expect(await tableCounts(server.databaseUrl)).toEqual(before);
-      expect(await readdir(join(server.dataDir, 'blobs', 'sha256'))).toEqual(blobsBefore);
+      expect(await storedKeys(storageUrlOf(server))).toEqual(blobsBefore);
     });
 
-    test('--metadata-only: no blobs in the backup; restore needs a storage that holds them', async () => {
+    test('--metadata-only: no blobs in the backup but a list of them, each checked; restore needs a storage that holds them', async () => {
       const meta = join(await makeTempDir('meta'), 'b');
-      const out = await berthOk(['backup', meta, '--metadata-only', '--data-dir', server.dataDir, '--database-url', server.databaseUrl]);
-      expect(out).toMatch(/metadata only: the blobs stay in your storage/);
-      expect(await readdir(meta)).toEqual(['backup.json', 'berth.db']);
-      const index = JSON.parse(await readFile(join(meta, 'backup.json'), 'utf8')) as { blobs: { included: boolean; count: number } };
-      expect(index.blobs.included).toBe(false);
+      const out = await berthOk(['backup', meta, '--metadata-only', ...instanceArgs()]);
+      expect(out).toMatch(/checking blobs in .*: (\d+)\/\1 .*all present/);
+      expect(out).toMatch(/metadata only: the \d+ blobs it needs stay in .*, listed in blobs\.tsv/);
+      expect(await readdir(meta)).toEqual(['backup.json', 'berth.db', 'blobs.tsv']);
+      const index = JSON.parse(await readFile(join(meta, 'backup.json'), 'utf8')) as { blobs: { included: boolean; count: number; list: string }; source: { storage_url: string } };
+      expect(index.blobs).toMatchObject({ included: false, list: 'blobs.tsv' });
+      expect(index.source.storage_url).toMatch(/^(file:|s3:\/\/)/);
+      // One line per blob: digest, size and the key it has in the storage, every one of them there.
+      const lines = (await readFile(join(meta, 'blobs.tsv'), 'utf8')).split('\n').filter((l) => l && !l.startsWith('#'));
+      expect(lines).toHaveLength(index.blobs.count);
+      const stored = new Set(await storedKeys(storageUrlOf(server)));
+      for (const line of lines) {
+        const [digest, size, key] = line.split('\t');
+        expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+        expect(Number(size)).toBeGreaterThanOrEqual(0);
+        expect(stored.has(key!), `${key} in the storage`).toBe(true);
+      }
 
       // Restoring next to storage that lacks the blobs is refused.
       const empty = await newTarget();
@@ -264,8 +276,8 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
 
       // Next to the storage that has them (PostgreSQL + S3: the same bucket), it restores and serves.
       const target = await newTarget();
-      await berthOk(['restore', meta, '--database-url', target.databaseUrl, '--storage-url', `file:${server.dataDir}`, '--data-dir', target.dataDir]);
-      const restored = await startServer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, args: ['--storage-url', `file:${server.dataDir}`] });
+      await berthOk(['restore', meta, '--database-url', target.databaseUrl, '--storage-url', storageUrlOf(server), '--data-dir', target.dataDir]);
+      const restored = await startServer({ dataDir: target.dataDir, databaseUrl: target.databaseUrl, storageUrl: storageUrlOf(server) });
       servers.push(restored);
       const token = await registryToken(restored, credentials, `repository:${registry}/app:pull`);
       const manifest = await registryFetch(restored, token, `/v2/${registry}/app/manifests/v1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
@@ -278,7 +290,7 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
 
   test('a backup killed midway leaves no index, and restore refuses it', async () => {
     const dest = join(await makeTempDir('killed'), 'b');
-    const child = spawn(process.execPath, [MAIN_JS, 'backup', dest, '--data-dir', server.dataDir, '--database-url', server.databaseUrl, '--bwlimit', '64k', '--verbose'], {
+    const child = spawn(process.execPath, [MAIN_JS, 'backup', dest, ...instanceArgs(), '--bwlimit', '64k', '--verbose'], {
       cwd: REPO_ROOT,
       env: cleanEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -296,10 +308,18 @@ describe.skipIf(skip)('backup and restore', { timeout: 300_000 }, () => {
     await closed;
     expect(output, 'the backup finished before it could be interrupted').not.toMatch(/backup complete/);
     expect(existsSync(join(dest, 'backup.json'))).toBe(false);
-    const target = join(await makeTempDir('t'), 'data');
-    expect(await berthRefuses(['restore', dest, '--data-dir', target, '--database-url', databaseUrlIn(await testDatabaseUrl(), target)])).toMatch(/not a complete Berth backup/);
+    const target = await newTarget();
+    expect(await berthRefuses(['restore', dest, ...target.args])).toMatch(/not a complete Berth backup/);
   });
 });
+
+/** A new instance's place: data dir, database of the project's dialect, storage of the project's kind. */
+async function newTarget(): Promise<{ dataDir: string; databaseUrl: string; storageUrl?: string; args: string[] }> {
+  const dataDir = join(await makeTempDir('target'), 'data');
+  const databaseUrl = databaseUrlIn(await testDatabaseUrl(), dataDir);
+  const storageUrl = testStorageUrl();
+  return { dataDir, databaseUrl, storageUrl, args: ['--data-dir', dataDir, '--database-url', databaseUrl, ...(storageUrl ? ['--storage-url', storageUrl] : [])] };
+}
 
 /** A new database URL of the project's dialect; SQLite files live inside `dataDir` as they would in production. */
 function databaseUrlIn(fresh: string, dataDir: string): string {

@@ -57,7 +57,8 @@ describe.skipIf(problem !== undefined)('a full disk', { timeout: 120_000 }, () =
     });
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}`;
-    server = await startServer({ args: ['--storage-url', `file:${join(mountpoint, 'store')}`, '--metrics-listen', `127.0.0.1:${port}`] });
+    // The filesystem driver on the tmpfs in every project (the postgres-s3 one included).
+    server = await startServer({ storageUrl: `file:${join(mountpoint, 'store')}`, args: ['--metrics-listen', `127.0.0.1:${port}`] });
     const registry = uniqueName('full');
     repo = `${registry}/app`;
     await server.createRegistry(registry);

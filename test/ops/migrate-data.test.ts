@@ -71,7 +71,8 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
   beforeAll(async () => {
     sourceDir = join(await makeTempDir('embedded'), 'data');
     sourceDb = `sqlite:${join(sourceDir, 'berth.db')}`;
-    source = await startServer({ dataDir: sourceDir, databaseUrl: sourceDb });
+    // The embedded default in every project: SQLite and the filesystem in one data dir.
+    source = await startServer({ dataDir: sourceDir, databaseUrl: sourceDb, storageUrl: `file:${sourceDir}` });
     servers.push(source);
     registry = uniqueName('move');
     await source.createRegistry(registry);
@@ -177,7 +178,7 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
     // A third run finds the target full and refuses.
     expect(await berthRefuses(args)).toMatch(/already holds data/);
 
-    const target = await startServer({ databaseUrl: targetDb, args: ['--storage-url', `file:${targetStorage}`] });
+    const target = await startServer({ databaseUrl: targetDb, storageUrl: `file:${targetStorage}` });
     servers.push(target);
     await expectAllPullVerified(target);
     await target.stop();
@@ -186,7 +187,7 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
     const backDir = join(await makeTempDir('back'), 'data');
     const back = await berthOk(['migrate-data', '--from-database', targetDb, '--to-database', `sqlite:${join(backDir, 'berth.db')}`, '--from-storage', `file:${targetStorage}`, '--to-storage', `file:${backDir}`]);
     expect(back).toMatch(new RegExp(`copied now: ${sourceBlobs.length} `));
-    const embedded = await startServer({ dataDir: backDir, databaseUrl: `sqlite:${join(backDir, 'berth.db')}` });
+    const embedded = await startServer({ dataDir: backDir, databaseUrl: `sqlite:${join(backDir, 'berth.db')}`, storageUrl: `file:${backDir}` });
     servers.push(embedded);
     await expectAllPullVerified(embedded);
   });
@@ -218,7 +219,7 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
     servers.push(other);
     await other.stop();
     const before = await tableCounts(other.databaseUrl);
-    expect(await berthRefuses([...base, '--to-database', other.databaseUrl])).toMatch(/already holds data \(1 teams, 1 tokens, .*1 signing_keys\)/);
+    expect(await berthRefuses([...base, '--to-database', other.databaseUrl])).toMatch(/already holds data \(1 teams, 1 tokens, .*1 signing_keys, 1 settings\)/);
     expect(await tableCounts(other.databaseUrl)).toEqual(before);
   });
 

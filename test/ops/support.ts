@@ -7,6 +7,9 @@ import { OCI_MANIFEST, sha256Digest } from '../support/images.js';
 import { run, type RunResult } from '../support/exec.js';
 import { registryFetch } from '../support/registry.js';
 import { MAIN_JS, REPO_ROOT, type TestServer } from '../support/server.js';
+import { loadConfig } from '../../src/config/index.js';
+import { createDriver } from '../../src/context.js';
+import type { BlobDriver } from '../../src/storage/index.js';
 
 export interface Sample {
   name: string;
@@ -145,7 +148,7 @@ export async function berthRefuses(args: string[]): Promise<string> {
 
 /** Rows per Berth table of a database of either dialect; {} when it has no schema (or does not exist). */
 export async function tableCounts(databaseUrl: string): Promise<Record<string, number>> {
-  const tables = ['teams', 'tokens', 'registries', 'repositories', 'blobs', 'repository_blobs', 'manifests', 'manifest_refs', 'tags', 'signing_keys'];
+  const tables = ['teams', 'tokens', 'registries', 'repositories', 'blobs', 'repository_blobs', 'manifests', 'manifest_refs', 'tags', 'signing_keys', 'settings'];
   const counts: Record<string, number> = {};
   if (databaseUrl.startsWith('sqlite:')) {
     const file = databaseUrl.slice('sqlite:'.length);
@@ -168,4 +171,28 @@ export async function tableCounts(databaseUrl: string): Promise<Record<string, n
     await client.end();
   }
   return counts;
+}
+
+/** The `--storage-url` of a server: its own (S3 in the postgres-s3 project) or its data dir. */
+export function storageUrlOf(server: TestServer): string {
+  return server.storageUrl ?? `file:${server.dataDir}`;
+}
+
+/** Opens the storage a `--storage-url` names with Berth's own driver, to look at what it holds. */
+export async function withStorage<T>(storageUrl: string, work: (driver: BlobDriver) => Promise<T>): Promise<T> {
+  const driver = await createDriver(loadConfig({ storageUrl }, {}).storage);
+  try {
+    return await work(driver);
+  } finally {
+    await driver.close?.();
+  }
+}
+
+/** Every object key under `blobs/` of a storage, sorted ([] for an empty or missing one). */
+export function storedKeys(storageUrl: string): Promise<string[]> {
+  return withStorage(storageUrl, async (driver) => {
+    const keys: string[] = [];
+    for await (const object of driver.list('blobs')) keys.push(object.key);
+    return keys.sort();
+  });
 }

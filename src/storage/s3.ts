@@ -16,11 +16,13 @@ export interface S3Options extends BucketOptions {
  * whose state the database keeps (s3-sessions.ts), reads stream ranges or hand out presigned
  * URLs, listings go page by page. Several nodes may share one bucket and prefix.
  *
- * The SDK retries every call up to three times with exponential backoff (S3 calls are
- * idempotent: a part or object written twice holds the same bytes). A store still unreachable
- * after that is `UNAVAILABLE` (503 with Retry-After) and a used-up quota `STORAGE_FULL` (507),
- * whichever call met it; nothing half-written becomes visible (objects appear whole or not at
- * all, and the database row is written only after `finish`).
+ * The SDK retries every call that failed for want of the store (refused, reset, timed out,
+ * 5xx) with exponential backoff, S3_ATTEMPTS tries in all: reads are safe to repeat, and so are
+ * S3's writes (a part or object written twice holds the same bytes; a multipart upload
+ * completed twice is no error). A store still unreachable after that is `UNAVAILABLE` (503
+ * with Retry-After) and a used-up quota `STORAGE_FULL` (507), whichever call met it. Nothing
+ * half-written becomes visible: objects appear whole or not at all, and the database row is
+ * written only after `finish`.
  */
 export function createS3Driver(options: S3Options): BlobDriver {
   const bucket = new S3Bucket(options);

@@ -171,7 +171,9 @@ export async function transfer(source: SourceEndpoint, target: TargetEndpoint, o
   if (source.dialect === 'postgres') snapshot = snapshot.setIsolationLevel('repeatable read').setAccessMode('read only');
   const storageChanges = source.driver !== undefined && target.driver !== undefined;
   if (storageChanges && resumed) {
-    for (const copy of await progress.blobs.unfinished()) await discardCopy(target.driver!, copy.sessionId);
+    const unfinished = await progress.blobs.unfinished();
+    if (unfinished.length > 0) say(`removing what ${unfinished.length} blob cop${unfinished.length === 1 ? 'y' : 'ies'} cut short by the interruption left in ${target.storageLabel ?? 'the target storage'}`);
+    for (const copy of unfinished) await discardCopy(target.driver!, copy.sessionId);
   }
   const targetIdentity = options.storageIdentity ?? (storageChanges ? await target.driver!.identity() : undefined);
   return snapshot.execute(async (from) => {

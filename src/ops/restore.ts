@@ -71,15 +71,17 @@ export async function verifyBlobs(src: string, index: BackupIndex, target: Reado
         if (result === 'missing' && !expectedMissing.has(blob.digest)) problems.push(`${blob.digest} is missing`);
         else if (typeof result === 'object') problems.push(`${blob.digest} is corrupt (its ${result.size} bytes hash to ${result.actual})`);
       } else {
-        const stored = await where.stat(storageKeyOf(blob));
-        if (!stored || stored.size !== blob.size) problems.push(`${blob.digest} is ${stored ? `${stored.size} bytes, not ${blob.size}` : 'missing'}`);
+        const key = storageKeyOf(blob);
+        const stored = await where.stat(key);
+        if (!stored || stored.size !== blob.size) problems.push(`${blob.digest} (${key}) is ${stored ? `${stored.size} bytes, not ${blob.size}` : 'missing'}`);
       }
       progress.add(1, blob.size);
     });
     progress.finish(problems.length === 0 ? 'all ok' : `${problems.length} problem(s)`);
     if (count !== index.blobs.count) problems.push(`the snapshot records ${count} blobs, the index ${index.blobs.count}`);
     if (problems.length > 0) {
-      const list = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; … (${problems.length} in all)` : '');
+      if (options.verbose) for (const problem of problems) say(`problem: ${problem}`);
+      const list = problems.slice(0, 5).join('; ') + (problems.length > 5 ? `; … (${problems.length} in all${options.verbose ? '' : ', --verbose lists them'})` : '');
       if (index.blobs.included) throw new OperatorError(`the backup in ${src} is corrupt: ${list}. Nothing was restored.`);
       if (!options.allowMissingBlobs) {
         throw new OperatorError(`${whereName} does not hold every blob this metadata-only backup records: ${list}. Nothing was restored; restore the bucket or directory first, or pass --allow-missing-blobs.`);

@@ -118,15 +118,20 @@ export class UploadService {
   }
 
   /**
-   * A whole blob in one request (`POST ?digest=`). A small one is hashed in memory and written
-   * in one piece under its digest; a larger one streams through an upload session like a
-   * chunked push, so its bytes count against the team's allowance (and the open-session cap)
-   * on every node while they arrive, and a crash leaves a session that expiry removes.
+   * A whole blob in one request (`POST ?digest=`). It streams through an upload session like a
+   * chunked push, so where the team's storage is limited its bytes count against the
+   * allowance (and the open-session cap) on every node while they arrive, and a crash leaves a
+   * session that expiry removes. One exception: on object storage an unmetered blob of up to
+   * 5 MiB is hashed in memory and written in one PUT, where a multipart upload would cost
+   * three round trips; memory per request stays within that.
    */
   async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
     const iterator = source[Symbol.asyncIterator]();
     const head: Buffer[] = [];
+    if (!this.driver.sessions.portable || (await this.quota.limitsStorage(repositoryId))) {
+      return this.putThroughSession(repositoryId, expected, head, iterator, length);
+    }
     let headBytes = 0;
     let ended = false;
     while (headBytes <= SMALL_BLOB_BYTES) {
@@ -168,7 +173,8 @@ export class UploadService {
       for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
     }
     try {
-      await this.append(repositoryId, upload.id, body(), 0, length);
+      // The digest is known up front: bytes the registry already holds cost nothing while they stream.
+      await this.mutex.run(upload.id, () => this.appendLocked(upload, body(), length, expected.value));
       return await this.complete(repositoryId, upload.id, expected.value, undefined);
     } catch (err) {
       await this.cancel(repositoryId, upload.id).catch(() => undefined);
@@ -204,12 +210,12 @@ export class UploadService {
     return expired + orphans;
   }
 
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number): Promise<Upload> {
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, digest?: string): Promise<Upload> {
     const state = sessionState(upload, this.driver);
     const hash = await this.hashes.resume(upload, state);
     let appended;
     try {
-      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length);
+      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length, digest);
       appended = await this.driver.sessions.append(upload.id, state, upload.received_bytes, hashing(metered, hash));
     } catch (err) {
       // The hash saw bytes the store did not keep; start again from the recorded state.

@@ -108,11 +108,12 @@ describe('metrics', { timeout: 120_000 }, () => {
     expect(delta(after, 'berth_gc_runs_total', { status: 'succeeded' })).toBe(1);
     expect(total(after, 'berth_registry_uploads_in_flight')).toBe(0);
     expect(total(after, 'berth_dependency_up', { dependency: 'database' })).toBe(1);
-    // Whichever driver (filesystem or S3): small blobs and the manifest are one put each, the
-    // chunked upload four session appends and a finish.
-    expect(delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'put' })).toBeGreaterThanOrEqual(3);
+    // Whichever driver: the manifest is one put; each blob ends in a put (S3 takes a small
+    // unmetered blob in one PUT) or a session's finish; the chunked upload is four appends.
+    const stored = delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'put' }) + delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'sessions.finish' });
+    expect(stored).toBeGreaterThanOrEqual(4);
+    expect(delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'put' })).toBeGreaterThanOrEqual(1);
     expect(delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'sessions.append' })).toBeGreaterThanOrEqual(4);
-    expect(delta(after, 'berth_storage_operation_duration_seconds_count', { operation: 'sessions.finish' })).toBeGreaterThanOrEqual(1);
     expect(total(after, 'berth_dependency_up', { dependency: 'storage' })).toBe(1);
     expect(delta(after, 'berth_database_query_duration_seconds_count', { statement: 'insert' })).toBeGreaterThan(0);
 

@@ -57,7 +57,6 @@ describe.skipIf(problem !== undefined)('a full disk', { timeout: 120_000 }, () =
     });
     const port = await freePort();
     metricsUrl = `http://127.0.0.1:${port}`;
-    // The filesystem driver on the tmpfs in every project (the postgres-s3 one included).
     server = await startServer({ storageUrl: `file:${join(mountpoint, 'store')}`, args: ['--metrics-listen', `127.0.0.1:${port}`] });
     const registry = uniqueName('full');
     repo = `${registry}/app`;

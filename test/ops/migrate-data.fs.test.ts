@@ -1,10 +1,10 @@
 /**
  * Moving off the embedded default on the filesystem (migrate-data.s3.test.ts moves to S3):
  * push to an instance on SQLite and the filesystem, migrate it to PostgreSQL and another
- * directory while killing the first attempt midway, resume (the
- * counts prove nothing was copied twice), start Berth on the target and pull every image
- * verified with skopeo; then back to SQLite. Refusals leave everything as it was. Metadata
- * resume is also checked batch by batch, in process.
+ * directory while killing the first attempt midway, resume (the counts prove nothing was
+ * copied twice), start Berth on the target and pull every image verified with skopeo; then
+ * back to SQLite. Refusals leave everything as it was. Metadata resume is also checked batch
+ * by batch, in process.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -58,7 +58,9 @@ export function createS3Driver(options: S3Options): BlobDriver {
     identity: async () => `s3://${options.bucket}/${options.prefix}`,
     close: async () => bucket.close(),
   };
-  return rejectingWith(driver, (err) => {
+  // check() says what is wrong at start in its own words; every other call is translated.
+  const { check, ...calls } = driver;
+  const translated = rejectingWith(calls, (err) => {
     if (err instanceof AppError) return err;
     if (isS3QuotaExceeded(err)) {
       return new AppError('STORAGE_FULL', 'the blob store refused the write: its quota is used up; free space or raise the quota and push again', { cause: err });
@@ -69,4 +71,5 @@ export function createS3Driver(options: S3Options): BlobDriver {
     }
     return err;
   });
+  return { ...translated, check };
 }

@@ -47,6 +47,8 @@ export function createFastify(ctx: AppContext, listener: 'api' | 'registry', sha
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
+  // (A response sent before its request body was read in full closes the connection too:
+  // protectConnections, in connections.ts.)
   app.addHook('onSend', async (_req, reply) => {
     if (draining) reply.header('Connection', 'close');
   });

@@ -231,7 +231,14 @@ export class UploadService {
       .set({ received_bytes: appended.size, reserved_bytes: 0, reserved_until: null, updated_at: updatedAt, driver_state: driverState, hash_state: hashState })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
-      .executeTakeFirst();
+      .executeTakeFirst()
+      .catch(async (err: unknown) => {
+        // The database did not record the new bytes (e.g. it is unreachable): the hash and the
+        // store have seen them, the row has not. Drop both; the row's state stays the truth.
+        this.hashes.forget(upload.id);
+        await appended.undo().catch(() => undefined);
+        throw err;
+      });
     if (Number(result.numUpdatedRows) === 0) {
       // Another node moved this upload on; our bytes may be stale.
       await appended.undo();

@@ -1,8 +1,9 @@
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { hostname } from 'node:os';
 import { CredentialService, RegistryTokenService } from './auth/index.js';
 import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
+import { createLogger } from './logging.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
 import {
   BlobService,
@@ -19,6 +20,7 @@ import {
   UsageService,
   type Tiers,
 } from './registry/index.js';
+import { claimStorage } from './registry/storage-identity.js';
 import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
 
 /** Everything a handler, CLI command or background job needs, built once. */
@@ -52,7 +54,7 @@ export interface ContextOverrides {
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? pino({ level: config.logLevel, base: { service: 'berth' } });
+  const logger = overrides.logger ?? createLogger(config.logLevel);
   const db = connectDatabase(config.database);
   try {
     await migrateToLatest(db);
@@ -60,7 +62,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     await db.destroy();
     throw err;
   }
-  const driver = overrides.driver ?? createDriver(config);
+  const driver = overrides.driver ?? (await createDriver(config.storage));
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers);
@@ -75,6 +77,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     },
   });
   await registryTokens.init();
+  const manifests = new ManifestService(db, driver, quota);
   return {
     config,
     logger,
@@ -87,9 +90,9 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     repositories: new RepositoryService(db, quota),
     blobs: new BlobService(db, driver, quota, (config.gcGraceSeconds * 1000) / 2),
     uploads: new UploadService(db, driver, quota),
-    manifests: new ManifestService(db, driver, quota),
+    manifests,
     listings: new ListingService(db, config.database.dialect),
-    inventory: new Inventory(db, config.database.dialect),
+    inventory: new Inventory(db, config.database.dialect, (digest) => manifests.bytes({ digest })),
     tiers,
     usage,
     subscriptions: new SubscriptionService(db, usage, tiers),
@@ -105,20 +108,29 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     close: async () => {
       usage.stop();
       await db.destroy();
+      await driver.close?.();
     },
   };
 }
 
-const drivers = {
-  filesystem: (config: Readonly<Config>) => {
-    if (config.storage.driver !== 'filesystem') throw new Error('unreachable');
-    return createFilesystemDriver(config.storage.root);
-  },
-  s3: () => {
-    throw new Error('the S3 storage driver is not available yet');
-  },
-} satisfies Record<Config['storage']['driver'], (config: Readonly<Config>) => BlobDriver>;
+type StorageOf<D> = Extract<Config['storage'], { driver: D }>;
 
-function createDriver(config: Readonly<Config>): BlobDriver {
-  return drivers[config.storage.driver](config);
+const drivers: { [D in Config['storage']['driver']]: (storage: StorageOf<D>) => Promise<BlobDriver> } = {
+  filesystem: async (storage) => createFilesystemDriver(storage.root),
+  // The AWS SDK is large: only nodes that use S3 load it.
+  s3: async (storage) => (await import('./storage/s3.js')).createS3Driver(storage),
+};
+
+function createDriver(storage: Config['storage']): Promise<BlobDriver> {
+  return (drivers[storage.driver] as (s: Config['storage']) => Promise<BlobDriver>)(storage);
+}
+
+/**
+ * Before a node serves: the storage must work (S3: the bucket exists, the credentials may
+ * write, list and delete) and be the storage this database's blobs live in. Throws one clear
+ * error otherwise, so a misconfigured node never half-works.
+ */
+export async function checkStorage(ctx: AppContext): Promise<void> {
+  await ctx.driver.check?.();
+  await claimStorage(ctx.db, await ctx.driver.identity(), ctx.logger);
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, createApiClient, unwrap, type TraceEvent } from '../src/api-client/index.js';
+import { ApiError, createApiClient, revokeToken, unwrap, type TraceEvent } from '../src/api-client/index.js';
 import { buildOpenApiDocument } from '../src/http/api/openapi-document.js';
 import { renderSchemaModule } from '../scripts/lib/api-client-schema.mjs';
 import { pushImage, startHarness, type Harness } from './harness.js';
@@ -71,5 +71,18 @@ describe('the typed API client', () => {
       [429, 1],
       [429, 2],
     ]);
+  });
+  it('revokes a credential at the OAuth revoke endpoint, authenticated by the credential itself', async () => {
+    await h.createRegistry('revoked');
+    const password = await h.dockerPassword('revoked', { readWrite: true });
+    expect(await h.ctx.credentials.authenticate(password)).toBeDefined();
+    const events: TraceEvent[] = [];
+    await revokeToken({ onTrace: (e) => events.push(e) }, `${h.apiUrl}/v1/oauth/revoke`, password);
+    expect(await h.ctx.credentials.authenticate(password)).toBeUndefined();
+    expect(events.map((e) => [e.method, new URL(e.url).pathname, e.status])).toEqual([['POST', '/v1/oauth/revoke', 200]]);
+    // Anything but 200 is an error carrying the answer's status.
+    const error = await revokeToken({}, `${h.apiUrl}/v1/oauth/nowhere`, password).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ status: 404, id: 'not_found' });
   });
 });

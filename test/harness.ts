@@ -1,6 +1,7 @@
 /**
- * Berth in this process on ephemeral 127.0.0.1 ports, with a fresh data dir and a fresh
- * database of the project's dialect: fast real-HTTP tests of both listeners.
+ * Berth in this process on ephemeral 127.0.0.1 ports, with a fresh data dir, a fresh
+ * database of the project's dialect and fresh storage of the project's kind (the data dir, or
+ * a new prefix in the run's S3 bucket): fast real-HTTP tests of both listeners.
  */
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -13,6 +14,7 @@ import { Metrics } from '../src/http/metrics.js';
 import { createRegistryServer } from '../src/http/oci/server.js';
 import { digestOf } from '../src/oci/index.js';
 import { testDatabaseUrl } from './support/database.js';
+import { testStorageUrl } from './support/storage.js';
 import { makeTempDir } from './support/tmp.js';
 
 export interface Harness {
@@ -44,6 +46,7 @@ export async function startHarness(flags: ServeFlags = {}): Promise<Harness> {
     {
       dataDir: await makeTempDir('berth'),
       databaseUrl: await testDatabaseUrl(),
+      storageUrl: testStorageUrl(),
       apiListen: '127.0.0.1:0',
       registryListen: '127.0.0.1:0',
       registryHost: REGISTRY_HOST,

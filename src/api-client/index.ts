@@ -137,3 +137,29 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   if (!response.ok) throw ApiError.from(response, error);
   return data as T;
 }
+
+/**
+ * Revokes a token at an OAuth 2.0 revocation endpoint (RFC 7009), as `doctl registry logout`
+ * does: the form field `token`, authenticated by that same token; anything but 200 is an
+ * error. Berth serves the endpoint at `{api url}/v1/oauth/revoke`; it is a full URL because
+ * doctl lets the user point it elsewhere (`--authorization-server-endpoint`).
+ */
+export async function revokeToken(options: Omit<ApiClientOptions, 'baseUrl' | 'token'>, endpoint: string, token: string): Promise<void> {
+  const send = transport({ ...options, baseUrl: endpoint, token });
+  const response = await send(
+    new Request(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }).toString(),
+    }),
+  );
+  const text = await response.text();
+  if (response.status === 200) return;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  throw ApiError.from(response, body);
+}

@@ -628,6 +628,7 @@ export interface operations {
                     "application/json": {
                         registries?: {
                             name?: string;
+                            endpoint?: string;
                             /** Format: date-time */
                             created_at?: string;
                             region?: string;
@@ -739,6 +740,7 @@ export interface operations {
                     "application/json": {
                         registry?: {
                             name?: string;
+                            endpoint?: string;
                             /** Format: date-time */
                             created_at?: string;
                             region?: string;
@@ -852,6 +854,7 @@ export interface operations {
                     "application/json": {
                         registry?: {
                             name?: string;
+                            endpoint?: string;
                             /** Format: date-time */
                             created_at?: string;
                             region?: string;
@@ -1095,6 +1098,7 @@ export interface operations {
                     "application/json": {
                         registry?: {
                             name?: string;
+                            endpoint?: string;
                             /** Format: date-time */
                             created_at?: string;
                             region?: string;
@@ -1214,6 +1218,7 @@ export interface operations {
                     "application/json": {
                         registry?: {
                             name?: string;
+                            endpoint?: string;
                             /** Format: date-time */
                             created_at?: string;
                             region?: string;
@@ -2292,10 +2297,39 @@ export interface operations {
                                 blobs?: {
                                     digest?: string;
                                     compressed_size_bytes?: number;
+                                    media_type?: string;
+                                    size_bytes?: number;
+                                }[];
+                                media_type?: string;
+                                artifact_type?: string;
+                                subject_digest?: string;
+                                manifests?: {
+                                    digest?: string;
+                                    media_type?: string;
+                                    platform?: {
+                                        os?: string;
+                                        architecture?: string;
+                                        variant?: string;
+                                        "os.version"?: string;
+                                    };
+                                    annotations?: {
+                                        [key: string]: string;
+                                    };
+                                    compressed_size_bytes?: number;
+                                    size_bytes?: number;
+                                }[];
+                                referrers?: {
+                                    digest?: string;
+                                    media_type?: string;
+                                    artifact_type?: string;
+                                    annotations?: {
+                                        [key: string]: string;
+                                    };
                                 }[];
                             };
                             tag_count?: number;
                             manifest_count?: number;
+                            storage_usage_bytes?: number;
                         }[];
                         meta: {
                             total: number;
@@ -2579,6 +2613,34 @@ export interface operations {
                             blobs?: {
                                 digest?: string;
                                 compressed_size_bytes?: number;
+                                media_type?: string;
+                                size_bytes?: number;
+                            }[];
+                            media_type?: string;
+                            artifact_type?: string;
+                            subject_digest?: string;
+                            manifests?: {
+                                digest?: string;
+                                media_type?: string;
+                                platform?: {
+                                    os?: string;
+                                    architecture?: string;
+                                    variant?: string;
+                                    "os.version"?: string;
+                                };
+                                annotations?: {
+                                    [key: string]: string;
+                                };
+                                compressed_size_bytes?: number;
+                                size_bytes?: number;
+                            }[];
+                            referrers?: {
+                                digest?: string;
+                                media_type?: string;
+                                artifact_type?: string;
+                                annotations?: {
+                                    [key: string]: string;
+                                };
                             }[];
                         }[];
                         meta: {
@@ -2764,10 +2826,39 @@ export interface operations {
                                 blobs?: {
                                     digest?: string;
                                     compressed_size_bytes?: number;
+                                    media_type?: string;
+                                    size_bytes?: number;
+                                }[];
+                                media_type?: string;
+                                artifact_type?: string;
+                                subject_digest?: string;
+                                manifests?: {
+                                    digest?: string;
+                                    media_type?: string;
+                                    platform?: {
+                                        os?: string;
+                                        architecture?: string;
+                                        variant?: string;
+                                        "os.version"?: string;
+                                    };
+                                    annotations?: {
+                                        [key: string]: string;
+                                    };
+                                    compressed_size_bytes?: number;
+                                    size_bytes?: number;
+                                }[];
+                                referrers?: {
+                                    digest?: string;
+                                    media_type?: string;
+                                    artifact_type?: string;
+                                    annotations?: {
+                                        [key: string]: string;
+                                    };
                                 }[];
                             };
                             tag_count?: number;
                             manifest_count?: number;
+                            storage_usage_bytes?: number;
                         }[];
                         meta: {
                             total: number;
@@ -3051,6 +3142,34 @@ export interface operations {
                             blobs?: {
                                 digest?: string;
                                 compressed_size_bytes?: number;
+                                media_type?: string;
+                                size_bytes?: number;
+                            }[];
+                            media_type?: string;
+                            artifact_type?: string;
+                            subject_digest?: string;
+                            manifests?: {
+                                digest?: string;
+                                media_type?: string;
+                                platform?: {
+                                    os?: string;
+                                    architecture?: string;
+                                    variant?: string;
+                                    "os.version"?: string;
+                                };
+                                annotations?: {
+                                    [key: string]: string;
+                                };
+                                compressed_size_bytes?: number;
+                                size_bytes?: number;
+                            }[];
+                            referrers?: {
+                                digest?: string;
+                                media_type?: string;
+                                artifact_type?: string;
+                                annotations?: {
+                                    [key: string]: string;
+                                };
                             }[];
                         }[];
                         meta: {
@@ -3696,7 +3815,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    cancel: boolean;
+                    cancel?: boolean;
                 };
             };
         };
@@ -4106,7 +4225,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    cancel: boolean;
+                    cancel?: boolean;
                 };
             };
         };

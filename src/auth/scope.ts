@@ -13,27 +13,35 @@ export interface DeniedEntry extends AccessEntry {
 }
 
 /**
+ * The individual scopes in `scope` parameter values. A value may hold several, separated by
+ * whitespace (OAuth2's form, which docker and containerd use in POST bodies: form-encoded as
+ * `+` or `%20`); the parameter may also repeat (what they send on GET). Tabs, newlines and runs
+ * of spaces separate too, so a scope can never swallow its neighbour.
+ */
+export function splitScopes(values: readonly string[]): string[] {
+  return values.flatMap((value) => value.split(/\s+/)).filter(Boolean);
+}
+
+/**
  * Parses Docker token `scope` values: `repository:reg/app:pull,push`, `registry:catalog:*`.
- * Several scopes may arrive as repeated parameters or space-separated in one.
+ * Entries for the same resource are merged, their actions united.
  */
 export function parseScopeParams(values: readonly string[]): AccessEntry[] {
   const entries: AccessEntry[] = [];
-  for (const value of values) {
-    for (const scope of value.split(' ')) {
-      const first = scope.indexOf(':');
-      const last = scope.lastIndexOf(':');
-      if (first <= 0 || last === first) continue;
-      const type = scope.slice(0, first).replace(/\(.*\)$/, '');
-      const name = scope.slice(first + 1, last);
-      const actions = scope
-        .slice(last + 1)
-        .split(',')
-        .filter(Boolean);
-      if (!name || actions.length === 0) continue;
-      const existing = entries.find((e) => e.type === type && e.name === name);
-      if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
-      else entries.push({ type, name, actions: [...new Set(actions)] });
-    }
+  for (const scope of splitScopes(values)) {
+    const first = scope.indexOf(':');
+    const last = scope.lastIndexOf(':');
+    if (first <= 0 || last === first) continue;
+    const type = scope.slice(0, first).replace(/\(.*\)$/, '');
+    const name = scope.slice(first + 1, last);
+    const actions = scope
+      .slice(last + 1)
+      .split(',')
+      .filter(Boolean);
+    if (!name || actions.length === 0) continue;
+    const existing = entries.find((e) => e.type === type && e.name === name);
+    if (existing) existing.actions = [...new Set([...existing.actions, ...actions])];
+    else entries.push({ type, name, actions: [...new Set(actions)] });
   }
   return entries;
 }

@@ -1,8 +1,11 @@
 import type { Command } from 'commander';
-import { parseScopes } from '../auth/index.js';
 import { loadConfig, parseDurationSeconds } from '../config/index.js';
-import { createContext, type AppContext } from '../context.js';
-import { isTierSlug } from '../registry/index.js';
+import type { AppContext } from '../context.js';
+
+// The domain modules load only when an admin command runs, so that `berth registry …` (the
+// client, in the same binary) starts without the server's code.
+const parseScopes = async (list: string) => (await import('../auth/index.js')).parseScopes(list);
+const isTierSlug = async (slug: string) => (await import('../registry/index.js')).isTierSlug(slug);
 
 interface DbFlags {
   dataDir?: string;
@@ -12,6 +15,7 @@ interface DbFlags {
 /** Admin commands open the metadata store directly, so they work while the server runs. */
 async function withContext<T>(flags: DbFlags, work: (ctx: AppContext) => Promise<T>): Promise<T> {
   const config = loadConfig({ dataDir: flags.dataDir, databaseUrl: flags.databaseUrl, logLevel: 'warn' });
+  const { createContext } = await import('../context.js');
   const ctx = await createContext(config);
   try {
     return await work(ctx);
@@ -36,8 +40,8 @@ export function registerAdminCommands(program: Command): void {
       .description('create a team and print a full-access API token (last line)')
       .option('--tier <slug>', 'subscription tier: starter, basic or professional', 'basic'),
   ).action(async (name: string, opts: DbFlags & { tier: string }) => {
-    if (!isTierSlug(opts.tier)) throw new Error(`--tier must be starter, basic or professional, not "${opts.tier}"`);
-    const tier = opts.tier;
+    if (!(await isTierSlug(opts.tier))) throw new Error(`--tier must be starter, basic or professional, not "${opts.tier}"`);
+    const tier = opts.tier as 'starter' | 'basic' | 'professional';
     const token = await withContext(opts, async (ctx) => {
       const created = await ctx.teams.create(name, tier);
       return ctx.credentials.issue({ teamId: created.id, kind: 'api', scopes: ['*'], description: 'team creation' });
@@ -56,7 +60,7 @@ export function registerAdminCommands(program: Command): void {
       .option('--expires-in <duration>', 'lifetime such as 90s, 15m, 1h, 30d (default: never)')
       .option('--description <text>', 'a note to recognise the token by'),
   ).action(async (opts: DbFlags & { team: string; scopes: string; expiresIn?: string; description?: string }) => {
-    const scopes = parseScopes(opts.scopes);
+    const scopes = await parseScopes(opts.scopes);
     let expiresAt: number | null = null;
     if (opts.expiresIn !== undefined) {
       const seconds = parseDurationSeconds(opts.expiresIn);

@@ -1,18 +1,27 @@
 import type { FastifyInstance } from 'fastify';
 import { bootstrap } from '../bootstrap.js';
 import { loadConfig, type ServeFlags } from '../config/index.js';
-import { createContext } from '../context.js';
+import { checkStorage, createContext } from '../context.js';
 import { createApiServer } from '../http/api/server.js';
 import { Metrics } from '../http/metrics.js';
 import { createRegistryServer } from '../http/oci/server.js';
 import { startGcWorker } from '../jobs/gc-worker.js';
 import { startLayerSizeJob } from '../jobs/layer-sizes.js';
 import { startUploadExpiry } from '../jobs/upload-expiry.js';
+import { readTlsMaterial, reloadCertificates } from '../http/tls.js';
 
 /** `berth serve`: config → context → listeners; SIGTERM/SIGINT drain and exit 0. */
 export async function serve(flags: ServeFlags): Promise<void> {
   const config = loadConfig(flags);
+  // Unreadable or mismatched TLS files stop the start before anything else happens.
+  if (config.tls) readTlsMaterial(config.tls);
   const ctx = await createContext(config);
+  try {
+    await checkStorage(ctx);
+  } catch (err) {
+    await ctx.close();
+    throw err;
+  }
   const { printedToken } = await bootstrap(ctx);
   if (printedToken) {
     console.log(`Created team "default" with a full-access API token (shown once, store it now):\n${printedToken}`);
@@ -39,8 +48,11 @@ export async function serve(flags: ServeFlags): Promise<void> {
   // Other nodes' pushes change usage too; a periodic full refresh catches them.
   const usageTimer = setInterval(() => void ctx.usage.flush(true), 60_000);
   usageTimer.unref();
+  if (/^(0\.0\.0\.0|\[?::\]?)(:|$)/.test(config.registryHost)) {
+    ctx.logger.warn({ registryHost: config.registryHost }, 'set --registry-host to the name clients use: it is the token realm, the JWT audience and the host in config.json');
+  }
   ctx.logger.info(
-    { api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
+    { tls: config.tls !== undefined, api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
     'berth is serving',
   );
 
@@ -59,4 +71,6 @@ export async function serve(flags: ServeFlags): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP reloads the TLS certificate (e.g. after certbot renewed it) without a restart.
+  process.on('SIGHUP', () => reloadCertificates(config, servers, ctx.logger));
 }

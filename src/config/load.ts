@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parseDurationSeconds } from './duration.js';
 import { configSchema, type Config, type DatabaseConfig, type ListenAddress, type StorageConfig } from './schema.js';
@@ -11,6 +12,7 @@ export interface ServeFlags {
   apiUrl?: string;
   databaseUrl?: string;
   storageUrl?: string;
+  storageRedirect?: string | boolean;
   role?: string;
   logLevel?: string;
   tokenTtl?: string;
@@ -22,6 +24,14 @@ export interface ServeFlags {
   rateLimitPerMinute?: string;
   gcGrace?: string;
   gcMode?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  trustProxy?: string;
+  bodyTimeout?: string;
+  headerTimeout?: string;
+  maxConnections?: string;
+  maxTokenScopes?: string;
+  ui?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
@@ -32,7 +42,8 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'registryHost', flag: '--registry-host <host[:port]>', env: 'BERTH_REGISTRY_HOST', default: 'the registry listen address', description: 'Public registry name used in image references and config.json' },
   { key: 'apiUrl', flag: '--api-url <url>', env: 'BERTH_API_URL', default: 'http:// + API listen address', description: 'Public base URL of the API (pagination links)' },
   { key: 'databaseUrl', flag: '--database-url <url>', env: 'BERTH_DATABASE_URL', default: 'sqlite:<data-dir>/berth.db', description: '`sqlite:PATH` or `postgres://…`' },
-  { key: 'storageUrl', flag: '--storage-url <url>', env: 'BERTH_STORAGE_URL', default: 'file:<data-dir>', description: '`file:PATH` (S3 support follows)' },
+  { key: 'storageUrl', flag: '--storage-url <url>', env: 'BERTH_STORAGE_URL', default: 'file:<data-dir>', description: '`file:PATH` or `s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true` (see Storage)' },
+  { key: 'storageRedirect', flag: '--storage-redirect', env: 'BERTH_STORAGE_REDIRECT', default: 'false', description: 'S3 only: answer blob GETs with a 307 to a presigned URL valid for 10 minutes' },
   { key: 'role', flag: '--role <role>', env: 'BERTH_ROLE', default: 'all', description: '`all`, `api` or `registry`: which listeners this node runs' },
   { key: 'logLevel', flag: '--log-level <level>', env: 'BERTH_LOG_LEVEL', default: 'info', description: 'pino level: fatal, error, warn, info, debug, trace, silent' },
   { key: 'tokenTtl', flag: '--token-ttl <duration>', env: 'BERTH_TOKEN_TTL', default: '5m', description: 'Lifetime of read-only registry JWTs' },
@@ -44,6 +55,14 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'gcGrace', flag: '--gc-grace <duration>', env: 'BERTH_GC_GRACE', default: '1h', description: 'Garbage collection keeps anything written or linked more recently than this' },
   { key: 'gcMode', flag: '--gc-mode <mode>', env: 'BERTH_GC_MODE', default: 'online', description: '`online` (no read-only window) or `read-only` (DigitalOcean\'s: refuse pushes while collecting)' },
   { key: 'rateLimitPerMinute', flag: '--rate-limit-per-minute <n>', env: 'BERTH_RATE_LIMIT_PER_MINUTE', default: '250', description: 'API requests per token per minute' },
+  { key: 'tlsCert', flag: '--tls-cert <file>', env: 'BERTH_TLS_CERT', default: 'none (plain HTTP)', description: 'PEM certificate chain: both listeners serve HTTPS (reloaded on SIGHUP); needs --tls-key' },
+  { key: 'tlsKey', flag: '--tls-key <file>', env: 'BERTH_TLS_KEY', default: 'none', description: 'PEM private key of --tls-cert' },
+  { key: 'trustProxy', flag: '--trust-proxy <list>', env: 'BERTH_TRUST_PROXY', default: 'none', description: 'Comma-separated addresses or CIDRs (or `loopback`, `linklocal`, `uniquelocal`) of proxies whose X-Forwarded-For/-Proto/-Host are believed' },
+  { key: 'bodyTimeout', flag: '--body-timeout <duration>', env: 'BERTH_BODY_TIMEOUT', default: '60s', description: 'A connection on which a request makes no progress (no byte received or sent) for this long is closed' },
+  { key: 'headerTimeout', flag: '--header-timeout <duration>', env: 'BERTH_HEADER_TIMEOUT', default: '10s', description: 'Time a client has to send a request line and all its headers (408 after that)' },
+  { key: 'maxConnections', flag: '--max-connections <n>', env: 'BERTH_MAX_CONNECTIONS', default: '512', description: 'Open connections per listener; further connections are closed at once' },
+  { key: 'maxTokenScopes', flag: '--max-token-scopes <n>', env: 'BERTH_MAX_TOKEN_SCOPES', default: '50', description: 'Scopes one /auth/token request may ask for (docker, podman and containerd send 1–3)' },
+  { key: 'ui', flag: '--ui <bool>', env: 'BERTH_UI', default: 'true', description: 'Serve the web console at / on the API listener; `--ui=false` turns it off' },
 ];
 
 export class ConfigError extends Error {
@@ -64,7 +83,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const pick = (key: keyof ServeFlags): string | undefined => {
     const setting = SETTINGS.find((s) => s.key === key)!;
     const value = flags[key] ?? env[setting.env];
-    return value === undefined || value === '' ? undefined : value;
+    return value === undefined || value === '' ? undefined : String(value);
   };
   const name = (key: keyof ServeFlags): string => {
     const s = SETTINGS.find((x) => x.key === key)!;
@@ -80,7 +99,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     problems.push(`${name('registryHost')}: "${registryHost}" must be host or host:port, without a scheme or path`);
   }
 
-  let apiUrl = pick('apiUrl') ?? `http://${apiListen.host}:${apiListen.port}`;
+  const tls = parseTls(pick('tlsCert'), pick('tlsKey'), name('tlsCert'), name('tlsKey'), problems);
+  let apiUrl = pick('apiUrl') ?? `${tls ? 'https' : 'http'}://${apiListen.host}:${apiListen.port}`;
   try {
     const u = new URL(apiUrl);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') problems.push(`${name('apiUrl')}: "${apiUrl}" must be an http or https URL`);
@@ -91,6 +111,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
 
   const database = parseDatabaseUrl(pick('databaseUrl'), dataDir, name('databaseUrl'), problems);
   const storage = parseStorageUrl(pick('storageUrl'), dataDir, name('storageUrl'), problems);
+  const storageRedirect = parseBoolean(flags.storageRedirect ?? env.BERTH_STORAGE_REDIRECT, name('storageRedirect'), problems);
+  if (storageRedirect && storage.driver !== 's3' && !pick('storageUrl')?.startsWith('s3://')) problems.push(`${name('storageRedirect')}: redirects need S3 storage (--storage-url s3://…)`);
 
   const bootstrapToken = env.BERTH_BOOTSTRAP_TOKEN || undefined;
   if (bootstrapToken !== undefined && !TOKEN_PATTERN.test(bootstrapToken)) {
@@ -127,6 +149,14 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   };
   const rateLimitPerHour = positive('rateLimitPerHour', '5000');
   const rateLimitPerMinute = positive('rateLimitPerMinute', '250');
+  const maxConnections = positive('maxConnections', '512');
+  const maxTokenScopes = positive('maxTokenScopes', '50');
+  const bodyTimeoutSeconds = duration('bodyTimeout', '60s');
+  const headerTimeoutSeconds = duration('headerTimeout', '10s');
+  const trustProxy = parseTrustProxy(pick('trustProxy'), name('trustProxy'), problems);
+  const uiRaw = (pick('ui') ?? 'true').toLowerCase();
+  const ui = ['true', '1', 'yes', 'on'].includes(uiRaw) ? true : ['false', '0', 'no', 'off'].includes(uiRaw) ? false : undefined;
+  if (ui === undefined) problems.push(`${name('ui')}: "${uiRaw}" must be true or false`);
 
   const candidate = {
     dataDir,
@@ -137,6 +167,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     apiUrl,
     database,
     storage,
+    storageRedirect,
     bootstrapToken,
     logLevel: pick('logLevel') ?? 'info',
     tokenTtlSeconds,
@@ -149,6 +180,13 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     rateLimitPerMinute,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
+    tls,
+    trustProxy,
+    bodyTimeoutSeconds,
+    headerTimeoutSeconds,
+    maxConnections,
+    maxTokenScopes,
+    ui: ui ?? true,
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -207,6 +245,35 @@ function parseTierOverrides(value: string | undefined, label: string, problems: 
   return out;
 }
 
+function parseTls(cert: string | undefined, key: string | undefined, certLabel: string, keyLabel: string, problems: string[]): { certFile: string; keyFile: string } | undefined {
+  if (cert === undefined && key === undefined) return undefined;
+  if (cert === undefined || key === undefined) {
+    problems.push(`${cert === undefined ? certLabel : keyLabel}: needed too, since ${cert === undefined ? keyLabel : certLabel} is set (HTTPS takes both)`);
+    return undefined;
+  }
+  return { certFile: path.resolve(cert), keyFile: path.resolve(key) };
+}
+
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** `--trust-proxy`: addresses, CIDRs or proxy-addr's named ranges; checked here, compiled by http/. */
+function parseTrustProxy(value: string | undefined, label: string, problems: string[]): string[] {
+  if (value === undefined) return [];
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
+  for (const entry of entries) {
+    if (PROXY_RANGES.has(entry)) continue;
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const maxBits = family === 6 ? 128 : 32;
+    const bitsOk = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= maxBits);
+    if (family === 0 || !bitsOk || extra !== undefined) problems.push(`${label}: "${entry}" is not an IP address, a CIDR (10.0.0.0/8) or one of ${[...PROXY_RANGES].join(', ')}`);
+  }
+  return entries;
+}
+
 function parseListen(value: string, label: string, problems: string[]): ListenAddress {
   const match = /^(.*):(\d{1,5})$/.exec(value);
   const port = match ? Number(match[2]) : NaN;
@@ -243,12 +310,73 @@ function parseStorageUrl(value: string | undefined, dataDir: string, label: stri
     if (!root) problems.push(`${label}: "file:" needs a path, e.g. file:/var/lib/berth`);
     return { driver: 'filesystem', root: path.resolve(root || '.') };
   }
-  if (value.startsWith('s3://')) {
-    problems.push(`${label}: S3 storage is not available in this version yet; use file:PATH`);
-    return { driver: 'filesystem', root: dataDir };
-  }
-  problems.push(`${label}: "${value}" must start with file: or s3://`);
+  if (value.startsWith('s3://')) return parseS3Url(value, label, problems) ?? { driver: 'filesystem', root: dataDir };
+  problems.push(`${label}: "${value.replace(/\/\/[^@/]*@/, '//***@')}" must start with file: or s3://`);
   return { driver: 'filesystem', root: dataDir };
+}
+
+const S3_PARAMETERS = ['endpoint', 'region', 'force-path-style'];
+
+/** `s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true`; credentials come from the AWS SDK's chain. */
+function parseS3Url(value: string, label: string, problems: string[]): StorageConfig | undefined {
+  const problem = (text: string) => {
+    problems.push(`${label}: ${text}`);
+    return undefined;
+  };
+  if (/^s3:\/\/[^/?#]*@/.test(value)) {
+    return problem('credentials do not belong in the storage URL; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the environment');
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return problem(`"${value}" is not a valid URL; expected s3://BUCKET[/PREFIX]?endpoint=URL&region=REGION&force-path-style=true`);
+  }
+  const bucket = url.hostname;
+  if (url.port) return problem(`"${value}": the bucket name cannot have a port; put the endpoint in endpoint=`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    return problem(`"${bucket}" is not a valid bucket name (3–63 lowercase letters, digits, dots and hyphens)`);
+  }
+  let prefix: string;
+  try {
+    // The raw path: URL would resolve "a/../b" to "b" behind the operator's back.
+    const rawPath = /^s3:\/\/[^/?#]*([^?#]*)/.exec(value)?.[1] ?? '';
+    prefix = decodeURIComponent(rawPath).replace(/^\/+|\/+$/g, '');
+  } catch {
+    return problem(`the prefix in "${value}" is not valid percent-encoding`);
+  }
+  if (prefix.split('/').some((segment) => segment === '' || segment === '.' || segment === '..') && prefix !== '') {
+    return problem(`the prefix "${prefix}" must be slash-separated names without empty, "." or ".." segments`);
+  }
+  if (url.hash) return problem('the storage URL cannot have a #fragment');
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!S3_PARAMETERS.includes(key)) return problem(`unknown parameter "${key}" (known: ${S3_PARAMETERS.join(', ')})`);
+  }
+  const endpoint = url.searchParams.get('endpoint') ?? undefined;
+  if (endpoint !== undefined) {
+    try {
+      const e = new URL(endpoint);
+      if (e.protocol !== 'http:' && e.protocol !== 'https:') return problem(`endpoint "${endpoint}" must be an http or https URL`);
+      if (e.username || e.password) return problem('credentials do not belong in the endpoint URL; use the AWS SDK environment');
+    } catch {
+      return problem(`endpoint "${endpoint}" is not a URL (e.g. endpoint=https://nyc3.digitaloceanspaces.com)`);
+    }
+  }
+  const region = url.searchParams.get('region') ?? 'us-east-1';
+  if (!/^[a-z0-9-]{1,64}$/.test(region)) return problem(`region "${region}" is not a region name (e.g. us-east-1)`);
+  const style = url.searchParams.get('force-path-style');
+  if (style !== null && style !== 'true' && style !== 'false') return problem(`force-path-style must be true or false, not "${style}"`);
+  // S3-compatible stores (radosgw, MinIO) need path-style addressing; AWS prefers virtual hosts.
+  const forcePathStyle = style === null ? endpoint !== undefined : style === 'true';
+  return { driver: 's3', bucket, prefix, endpoint, region, forcePathStyle };
+}
+
+function parseBoolean(value: string | boolean | undefined, label: string, problems: string[]): boolean {
+  if (value === undefined || value === '' || value === false) return false;
+  if (value === true || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  problems.push(`${label}: "${value}" must be true or false`);
+  return false;
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

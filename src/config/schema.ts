@@ -16,8 +16,6 @@ export const storageConfig = z.discriminatedUnion('driver', [
     endpoint: z.string().optional(),
     region: z.string(),
     forcePathStyle: z.boolean(),
-    accessKeyId: z.string().optional(),
-    secretAccessKey: z.string().optional(),
   }),
 ]);
 
@@ -32,6 +30,8 @@ export const configSchema = z.object({
   apiUrl: z.string(),
   database: databaseConfig,
   storage: storageConfig,
+  /** Answer blob GETs with a redirect to a presigned storage URL (S3) instead of the bytes. */
+  storageRedirect: z.boolean(),
   bootstrapToken: z.string().optional(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   /** Lifetime of read-only registry JWTs. */
@@ -49,6 +49,20 @@ export const configSchema = z.object({
   rateLimitPerMinute: z.number().int().positive(),
   gcGraceSeconds: z.number().int().positive(),
   gcMode: z.enum(['online', 'read-only']),
+  /** PEM files for HTTPS on both listeners; plain HTTP when absent. */
+  tls: z.object({ certFile: z.string(), keyFile: z.string() }).optional(),
+  /** Proxies (addresses, CIDRs, named ranges) whose X-Forwarded-* headers are believed. */
+  trustProxy: z.array(z.string()),
+  /** A connection making no progress for this long is closed (nginx's client_body_timeout). */
+  bodyTimeoutSeconds: z.number().int().positive(),
+  /** Time allowed for the request line and headers (nginx's client_header_timeout). */
+  headerTimeoutSeconds: z.number().int().positive(),
+  /** Open connections per listener. */
+  maxConnections: z.number().int().positive(),
+  /** Scopes one token request may ask for. */
+  maxTokenScopes: z.number().int().positive(),
+  /** Serve the web console's built assets at / on the API listener. */
+  ui: z.boolean(),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -8,6 +8,7 @@
  *                                         ├─ tags ── manifests
  *                                         └─ uploads
  *   signing_keys                          JWT keys of the token service, shared by every node
+ *   settings                              facts every node must agree on (which blob storage)
  */
 import type { Insertable, Selectable } from 'kysely';
 
@@ -60,6 +61,8 @@ export interface BlobTable {
   /** Uncompressed size of a layer (or the size itself for uncompressed blobs); null until computed. */
   uncompressed_size: number | null;
   created_at: number;
+  /** Where the bytes are when not at `blobs/<alg>/<2 hex>/<hex>` (null): see storage/driver.ts. */
+  storage_key: string | null;
 }
 
 export interface RepositoryBlobTable {
@@ -112,6 +115,10 @@ export interface UploadTable {
   received_bytes: number;
   created_at: number;
   updated_at: number;
+  /** JSON the blob driver needs to continue the session (S3: multipart id, parts, tail). */
+  driver_state: string | null;
+  /** Portable sha256 state after `received_bytes` bytes (base64), when the driver's sessions move between nodes. */
+  hash_state: string | null;
 }
 
 export interface SigningKeyTable {
@@ -136,6 +143,12 @@ export interface GcRunTable {
   lease_expires_at: number | null;
 }
 
+/** Facts every node must agree on (e.g. `storage_identity`). */
+export interface SettingTable {
+  key: string;
+  value: string;
+}
+
 export interface RateLimitTable {
   key: string;
   window_start: number;
@@ -156,6 +169,7 @@ export interface Database {
   signing_keys: SigningKeyTable;
   gc_runs: GcRunTable;
   rate_limits: RateLimitTable;
+  settings: SettingTable;
 }
 
 export type Team = Selectable<TeamTable>;

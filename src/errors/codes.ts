@@ -46,6 +46,14 @@ export const codes = {
   RATE_LIMITED: { status: 429, oci: 'TOOMANYREQUESTS', doId: 'too_many_requests', message: 'API rate limit exceeded.' },
   INTERNAL: { status: 500, oci: 'UNKNOWN', doId: 'server_error', message: 'Unexpected server-side error' },
   UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE', doId: 'server_error', message: 'service unavailable' },
+
+  // HTTP-level refusals: malformed or oversized requests, answered before any route runs.
+  METHOD_NOT_ALLOWED: { status: 405, oci: 'UNSUPPORTED', doId: 'method_not_allowed', message: 'the method is not allowed here' },
+  REQUEST_TIMEOUT: { status: 408, oci: 'UNSUPPORTED', doId: 'request_timeout', message: 'the request was not received in time' },
+  PAYLOAD_TOO_LARGE: { status: 413, oci: 'SIZE_INVALID', doId: 'request_entity_too_large', message: 'the request body is too large' },
+  URI_TOO_LONG: { status: 414, oci: 'UNSUPPORTED', doId: 'request_uri_too_long', message: 'the request URI is too long' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, oci: 'UNSUPPORTED', doId: 'unsupported_media_type', message: 'unsupported media type' },
+  HEADERS_TOO_LARGE: { status: 431, oci: 'UNSUPPORTED', doId: 'request_header_fields_too_large', message: 'the request headers are too large' },
 } as const satisfies Record<string, CodeDef>;
 
 export type ErrorCode = keyof typeof codes;

@@ -6,7 +6,7 @@
  *   removeUntaggedManifests   manifests of a repository nothing needs (no tag, no parent, no subject)
  *   unlinkUnreferencedBlobs   repository_blobs links no manifest of the repository references
  *   deleteUnlinkedBlobs       blobs rows (and bytes) linked nowhere, globally
- *   sweepOrphanedBytes        bytes under blobs/ that have no blobs row at all
+ *   sweepOrphanedBytes        bytes under blobs/ that no blobs row names
  *
  * Everything honours a cutoff: objects written or touched after it are left for a later run,
  * because a push links blobs before its manifest arrives.
@@ -14,7 +14,7 @@
 import type { ExpressionBuilder, Transaction } from 'kysely';
 import type { Database, Db } from '../db/index.js';
 import { parseDigest } from '../oci/index.js';
-import { blobKey, type BlobDriver } from '../storage/index.js';
+import { blobKey, uploadIdOfBlobKey, type BlobDriver } from '../storage/index.js';
 
 /** Called between units of work; throws to stop the collection (cancelled, lease lost). */
 export type Checkpoint = () => Promise<void>;
@@ -199,7 +199,7 @@ export async function deleteUnlinkedBlobs(
     await checkpoint();
     const batch = await db
       .selectFrom('blobs')
-      .select('digest')
+      .select(['digest', 'storage_key'])
       .where('created_at', '<', cutoff)
       .where('digest', '>', after)
       .where(unlinked)
@@ -211,11 +211,14 @@ export async function deleteUnlinkedBlobs(
     for (const { digest } of batch) {
       await checkpoint();
       const size = await db.transaction().execute(async (tx) => {
+        // The key as the deleting transaction sees it: a re-push may have moved it meanwhile.
+        const row = await tx.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirst();
         const result = await tx.deleteFrom('blobs').where('digest', '=', digest).where('created_at', '<', cutoff).where(unlinked).executeTakeFirst();
-        if (Number(result.numDeletedRows) === 0) return undefined;
-        const stored = await driver.stat(blobKey(digest));
+        if (!row || Number(result.numDeletedRows) === 0) return undefined;
+        const key = row.storage_key ?? blobKey(digest);
+        const stored = await driver.stat(key);
         if (!stored) return undefined;
-        await driver.delete(blobKey(digest));
+        await driver.delete(key);
         await onFreed?.(tx, stored.size);
         return stored.size;
       });
@@ -237,11 +240,17 @@ export function digestOfKey(key: string): string | undefined {
 }
 
 /**
- * Deletes bytes under `blobs/` that have no blobs row and were last modified more than
- * `olderThanMs` ago, e.g. left by a crash between a blob's commit and its row insert. Keys
- * that do not name a digest (temporary files of a driver) are left alone. While deleting, the
- * sweep holds a placeholder row for the digest, so a push recording that digest meanwhile
- * waits and then finds the bytes gone rather than trusting them.
+ * Deletes bytes under `blobs/` that no blobs row names and that were last modified more than
+ * `olderThanMs` ago, e.g. left by a crash between a blob's commit and its row insert, or
+ * written under a digest's own key while its row names another key. Keys the registry did not
+ * write (temporary files of a driver) are left alone. Lists storage page by page: memory stays
+ * bounded whatever the number of objects.
+ *
+ * A digest's own key: while deleting, the sweep holds the digest's row (a placeholder when
+ * there is none), so a push recording that digest meanwhile waits and then finds the bytes
+ * gone rather than trusting them. A finished upload's key (`blobs/uploads/<id>`): only that
+ * upload can ever claim it, and it does so in the transaction that removes its session row,
+ * so the session row is checked first and the blob rows second.
  * Returns the number of objects and bytes removed.
  */
 export async function sweepOrphanedBytes(
@@ -256,27 +265,59 @@ export async function sweepOrphanedBytes(
     await hooks.checkpoint?.();
     if (object.modifiedAt >= cutoff) continue;
     const digest = digestOfKey(object.key);
-    if (!digest) continue;
-    const row = await db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst();
-    if (row) continue;
-    const size = await db.transaction().execute(async (tx) => {
-      const claimed = await tx
-        .insertInto('blobs')
-        .values({ digest, size: object.size, uncompressed_size: null, created_at: 0 })
-        .onConflict((oc) => oc.column('digest').doNothing())
-        .executeTakeFirst();
-      if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
-      const stored = await driver.stat(object.key);
-      if (stored) await driver.delete(object.key);
-      await tx.deleteFrom('blobs').where('digest', '=', digest).execute();
-      if (!stored) return undefined;
-      await hooks.onFreed?.(tx, stored.size);
-      return stored.size;
-    });
+    const uploadId = digest ? undefined : uploadIdOfBlobKey(object.key);
+    let size: number | undefined;
+    if (digest) {
+      size = await sweepDigestKey(db, driver, digest, object, hooks.onFreed);
+    } else if (uploadId) {
+      size = await sweepUploadedKey(db, driver, uploadId, object.key, hooks.onFreed);
+    }
     if (size !== undefined) {
       freed.blobs++;
       freed.bytes += size;
     }
   }
   return freed;
+}
+
+async function sweepDigestKey(db: Db, driver: BlobDriver, digest: string, object: { key: string; size: number }, onFreed?: OnFreed): Promise<number | undefined> {
+  const row = await db.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirst();
+  if (row && row.storage_key === null) return undefined;
+  return db.transaction().execute(async (tx) => {
+    let placeholder = false;
+    if (!row) {
+      const claimed = await tx
+        .insertInto('blobs')
+        .values({ digest, size: object.size, uncompressed_size: null, created_at: 0 })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .executeTakeFirst();
+      if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
+      placeholder = true;
+    } else {
+      // Lock the row; it must still name another key.
+      const locked = await tx
+        .updateTable('blobs')
+        .set((eb) => ({ storage_key: eb.ref('storage_key') }))
+        .where('digest', '=', digest)
+        .where('storage_key', 'is not', null)
+        .executeTakeFirst();
+      if (Number(locked.numUpdatedRows) === 0) return undefined;
+    }
+    const stored = await driver.stat(object.key);
+    if (stored) await driver.delete(object.key);
+    if (placeholder) await tx.deleteFrom('blobs').where('digest', '=', digest).execute();
+    if (!stored) return undefined;
+    await onFreed?.(tx, stored.size);
+    return stored.size;
+  });
+}
+
+async function sweepUploadedKey(db: Db, driver: BlobDriver, uploadId: string, key: string, onFreed?: OnFreed): Promise<number | undefined> {
+  if (await db.selectFrom('uploads').select('id').where('id', '=', uploadId).executeTakeFirst()) return undefined;
+  if (await db.selectFrom('blobs').select('digest').where('storage_key', '=', key).executeTakeFirst()) return undefined;
+  const stored = await driver.stat(key);
+  if (!stored) return undefined;
+  await driver.delete(key);
+  if (onFreed) await db.transaction().execute((tx) => onFreed(tx, stored.size));
+  return stored.size;
 }

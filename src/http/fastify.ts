@@ -1,24 +1,37 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AppContext } from '../context.js';
+import { AppError } from '../errors/index.js';
+import { createNodeServer, protectConnections } from './connections.js';
+import { clientErrorReply, frameworkErrorReply, installErrorReplies, writeRawError, type ErrorShape } from './error-replies.js';
+import { trustProxyOf } from './forwarded.js';
 import { requestIdFor } from './request-id.js';
+import { readTlsMaterial } from './tls.js';
 
 /**
- * A Fastify instance with what both listeners share: request ids echoed in `X-Request-Id`
- * and on every log line, one log line per request, raw (unparsed) bodies by default.
+ * A Fastify instance with what both listeners share: HTTP or HTTPS, the connection limits
+ * (header and idle timeouts, a connection cap, closing after an unread body), every error in the
+ * listener's envelope (`shape`), request ids echoed in `X-Request-Id` and on every log line,
+ * and one access-log line per request (redacted by the logger).
  */
-export function createFastify(ctx: AppContext, listener: 'api' | 'registry'): FastifyInstance {
+export function createFastify(ctx: AppContext, listener: 'api' | 'registry', shape: ErrorShape): FastifyInstance {
+  const { config } = ctx;
+  const log = ctx.logger.child({ listener }) as FastifyBaseLogger;
+  const tls = config.tls ? readTlsMaterial(config.tls) : undefined;
   const app = Fastify({
-    loggerInstance: ctx.logger.child({ listener }) as FastifyBaseLogger,
+    loggerInstance: log,
     genReqId: requestIdFor,
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
+    serverFactory: (handler) => createNodeServer(config, handler, tls),
+    trustProxy: config.trustProxy.length > 0 ? (address) => trustProxyOf(config)(address) : undefined,
     exposeHeadRoutes: false,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    keepAliveTimeout: 75_000,
-    // Blob uploads may take long; idle sockets are still reaped by keepAliveTimeout.
-    requestTimeout: 0,
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 2048 },
+    frameworkErrors: frameworkErrorReply(shape),
+    clientErrorHandler: clientErrorReply(shape, () => log),
   });
+  installErrorReplies(app, shape);
+  protectConnections(app, config, log, (socket) => writeRawError(socket, shape, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not supported')));
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
   });

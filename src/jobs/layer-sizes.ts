@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../db/index.js';
 import { measureUncompressedSize } from '../registry/uncompressed-size.js';
-import type { BlobDriver } from '../storage/index.js';
+import { blobKey, type BlobDriver } from '../storage/index.js';
 import { startPoller, type Poller } from './poller.js';
 
 export type LayerSizeJob = Poller;
@@ -24,7 +24,7 @@ export async function fillUncompressedSizes(ctx: JobContext, shouldStop: () => b
   for (;;) {
     const batch = await ctx.db
       .selectFrom('blobs')
-      .select(['digest', 'size'])
+      .select(['digest', 'size', 'storage_key'])
       .where('uncompressed_size', 'is', null)
       .where('digest', '>', after)
       .orderBy('digest')
@@ -37,7 +37,7 @@ export async function fillUncompressedSizes(ctx: JobContext, shouldStop: () => b
       const mediaType = await mediaTypeOf(ctx.db, blob.digest);
       let size: number;
       try {
-        const measured = await measureUncompressedSize(ctx.driver, blob.digest, blob.size, mediaType);
+        const measured = await measureUncompressedSize(ctx.driver, blob.storage_key ?? blobKey(blob.digest), blob.size, mediaType);
         if (measured === undefined) ctx.logger.info({ digest: blob.digest, mediaType }, 'uncompressed size unknown (zstd without content size); using the compressed size');
         size = measured ?? blob.size;
       } catch (err) {

@@ -4,7 +4,14 @@ import { AppError } from '../errors/index.js';
 import { blobKey, BlobNotFoundError, type BlobDriver, type RandomAccessObject } from '../storage/index.js';
 import { NO_QUOTA, type PushQuota } from './quotas.js';
 
-type Executor = Pick<Db, 'insertInto' | 'selectFrom'>;
+type Executor = Pick<Db, 'insertInto' | 'selectFrom' | 'updateTable'>;
+
+/** A blob as a repository sees it: its size and where its bytes are. */
+export interface LinkedBlob {
+  digest: string;
+  size: number;
+  key: string;
+}
 
 /**
  * Blob visibility: bytes are stored once by digest, and a repository sees a blob only
@@ -20,15 +27,15 @@ export class BlobService {
   ) {}
 
   /**
-   * Size of a blob linked into the repository, or undefined. A client that finds a blob here
-   * will reference it in a manifest soon; refreshing an old link keeps garbage collection from
-   * unlinking it in between.
+   * Size and storage key of a blob linked into the repository, or undefined. A client that
+   * finds a blob here will reference it in a manifest soon; refreshing an old link keeps
+   * garbage collection from unlinking it in between.
    */
-  async stat(repositoryId: string, digest: string): Promise<{ size: number } | undefined> {
+  async stat(repositoryId: string, digest: string): Promise<LinkedBlob | undefined> {
     const row = await this.db
       .selectFrom('repository_blobs as rb')
       .innerJoin('blobs as b', 'b.digest', 'rb.digest')
-      .select(['b.size', 'rb.created_at'])
+      .select(['b.size', 'b.storage_key', 'rb.created_at'])
       .where('rb.repository_id', '=', repositoryId)
       .where('rb.digest', '=', digest)
       .executeTakeFirst();
@@ -37,15 +44,15 @@ export class BlobService {
     if (row.created_at < now - this.touchAfterMs) {
       await this.db.updateTable('repository_blobs').set({ created_at: now }).where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
     }
-    return { size: row.size };
+    return { digest, size: row.size, key: row.storage_key ?? blobKey(digest) };
   }
 
-  /** Opens a linked blob, optionally an inclusive byte range of it. */
-  async open(repositoryId: string, digest: string, range?: { start: number; end: number }): Promise<Readable> {
+  /** Opens a linked blob (from `stat`), optionally an inclusive byte range of it. */
+  async open(blob: LinkedBlob, range?: { start: number; end: number }): Promise<Readable> {
     try {
-      return await this.driver.read(blobKey(digest), range);
+      return await this.driver.read(blob.key, range);
     } catch (err) {
-      if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing`, { detail: { digest } });
+      if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${blob.digest} is recorded but its bytes are missing`, { detail: { digest: blob.digest } });
       throw err;
     }
   }
@@ -54,33 +61,64 @@ export class BlobService {
    * Opens a linked blob for positioned reads, when the driver can (see `openRandomAccess` on
    * BlobDriver); undefined otherwise, and the caller streams with `open`.
    */
-  async openRandomAccess(digest: string): Promise<RandomAccessObject | undefined> {
+  async openRandomAccess(blob: LinkedBlob): Promise<RandomAccessObject | undefined> {
     if (!this.driver.openRandomAccess) return undefined;
     try {
-      return await this.driver.openRandomAccess(blobKey(digest));
+      return await this.driver.openRandomAccess(blob.key);
     } catch (err) {
-      if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is recorded but its bytes are missing`, { detail: { digest } });
+      if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${blob.digest} is recorded but its bytes are missing`, { detail: { digest: blob.digest } });
       throw err;
     }
   }
 
   /**
-   * Records that committed bytes exist and links them into a repository, in the caller's
-   * transaction. The bytes are checked after the row is claimed: garbage collection deletes a
-   * blob's bytes while holding its row, so a push racing it fails loudly instead of recording
-   * a blob with no bytes.
+   * A URL the client may fetch the blob from directly for `ttlSeconds`, or undefined when the
+   * storage cannot hand out such URLs.
    */
-  static async record(db: Executor, driver: BlobDriver, repositoryId: string, digest: string, size: number): Promise<void> {
+  async redirectUrl(blob: LinkedBlob, ttlSeconds: number): Promise<string | undefined> {
+    return this.driver.presignGet?.(blob.key, ttlSeconds);
+  }
+
+  /** The key holding a digest's bytes, when it has a row and the bytes are there. */
+  static async locate(db: Pick<Db, 'selectFrom'>, driver: BlobDriver, digest: string): Promise<string | undefined> {
+    const row = await db.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirst();
+    if (!row) return undefined;
+    const key = row.storage_key ?? blobKey(digest);
+    return (await driver.stat(key)) ? key : undefined;
+  }
+
+  /**
+   * Records that committed bytes exist at `key` and links them into a repository, in the
+   * caller's transaction; returns the key the blob's row names afterwards. When the digest
+   * was already stored elsewhere and those bytes exist, they win and the caller removes its
+   * own object; when they were lost, the row moves to `key` (a re-push heals). Without `key`
+   * (a mount) the bytes the row names must exist.
+   *
+   * The bytes are checked after the row is claimed: garbage collection deletes a blob's bytes
+   * while holding its row, so a push racing it fails loudly instead of recording a blob with
+   * no bytes.
+   */
+  static async record(db: Executor, driver: BlobDriver, repositoryId: string, digest: string, size: number, key?: string): Promise<string> {
     const now = Date.now();
-    await db.insertInto('blobs').values({ digest, size, uncompressed_size: null, created_at: now }).onConflict((oc) => oc.column('digest').doNothing()).execute();
+    const storageKey = (k: string | undefined) => (k === undefined || k === blobKey(digest) ? null : k);
+    await db
+      .insertInto('blobs')
+      .values({ digest, size, uncompressed_size: null, created_at: now, storage_key: storageKey(key) })
+      .onConflict((oc) => oc.column('digest').doNothing())
+      .execute();
     await db
       .insertInto('repository_blobs')
       .values({ repository_id: repositoryId, digest, created_at: now })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
       .execute();
-    if (!(await driver.stat(blobKey(digest)))) {
-      throw new AppError('UNAVAILABLE', `blob ${digest} was removed by garbage collection while it was being pushed; push it again`);
+    const row = await db.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirstOrThrow();
+    const current = row.storage_key ?? blobKey(digest);
+    if (await driver.stat(current)) return current;
+    if (key !== undefined && current !== key && (await driver.stat(key))) {
+      await db.updateTable('blobs').set({ storage_key: storageKey(key) }).where('digest', '=', digest).execute();
+      return key;
     }
+    throw new AppError('UNAVAILABLE', `blob ${digest} was removed by garbage collection while it was being pushed; push it again`);
   }
 
   /** Links a blob the source repository holds into the target; false when the source lacks it. */

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { bytewise, type Db, type Dialect } from '../db/index.js';
 import { AppError } from '../errors/index.js';
+import { ManifestRelations, type ChildSummary, type ReadManifest, type Referrer } from './manifest-relations.js';
 
 export interface ManifestSummary {
   digest: string;
@@ -9,8 +10,31 @@ export interface ManifestSummary {
   sizeBytes: number;
   updatedAt: number;
   tags: string[];
-  blobs: { digest: string; compressedSizeBytes: number }[];
+  /** The config first, then the layers in order; `sizeBytes` once the size job measured it. */
+  blobs: { digest: string; compressedSizeBytes: number; mediaType: string | undefined; sizeBytes: number | undefined }[];
+  mediaType: string;
+  artifactType: string | undefined;
+  subjectDigest: string | undefined;
+  /** An index's children with their platforms and sizes. */
+  manifests: ChildSummary[];
+  /** Manifests whose subject this is (signatures, SBOMs, attestations). */
+  referrers: Referrer[];
 }
+
+/** A manifest row as the descriptions need it. */
+interface ManifestRow {
+  id: string;
+  repository_id: string;
+  repository: string;
+  digest: string;
+  media_type: string;
+  artifact_type: string | null;
+  subject_digest: string | null;
+  blobs_size: number;
+  updated_at: number;
+}
+
+const MANIFEST_COLUMNS = ['m.id', 'm.repository_id', 'm.digest', 'm.media_type', 'm.artifact_type', 'm.subject_digest', 'm.blobs_size', 'm.updated_at'] as const;
 
 export interface TagSummary {
   tag: string;
@@ -27,6 +51,8 @@ export interface RepositorySummary {
   manifestCount: number;
   latestManifest: ManifestSummary | undefined;
   latestTag: TagSummary | undefined;
+  /** Distinct bytes linked into the repository (layers, configs, manifests), until GC unlinks them. */
+  storageUsageBytes: number;
 }
 
 /** Offset paging (page numbers) or keyset paging (after a name), as the API asks. */
@@ -37,10 +63,16 @@ export type Window = { limit: number; offset: number } | { limit: number; after:
  * holding at least one manifest exist for it, as for the catalog.
  */
 export class Inventory {
+  private readonly relations: ManifestRelations;
+
+  /** `readManifest` lets listings name an index's platforms, which only its bytes hold. */
   constructor(
     private readonly db: Db,
     private readonly dialect: Dialect,
-  ) {}
+    readManifest?: ReadManifest,
+  ) {
+    this.relations = new ManifestRelations(db, readManifest);
+  }
 
   async countRepositories(registryId: string): Promise<number> {
     const row = await this.db
@@ -81,7 +113,7 @@ export class Inventory {
       .execute();
     const latest = await this.db
       .selectFrom('manifests as m')
-      .select(['m.id', 'm.repository_id', 'm.digest', 'm.blobs_size', 'm.updated_at'])
+      .select(MANIFEST_COLUMNS)
       .where('m.repository_id', 'in', ids)
       .where((eb) =>
         eb(
@@ -99,6 +131,13 @@ export class Inventory {
     const nameOf = new Map(repositories.map((r) => [r.id, r.name]));
     const summaries = await this.describeManifests([...latestByRepo.values()].map((m) => ({ ...m, repository: nameOf.get(m.repository_id)! })));
     const latestTags = await this.latestTags(ids, nameOf);
+    const stored = await this.db
+      .selectFrom('repository_blobs as rb')
+      .innerJoin('blobs as b', 'b.digest', 'rb.digest')
+      .select(['rb.repository_id', (eb) => eb.fn.sum<number>('b.size').as('bytes')])
+      .where('rb.repository_id', 'in', ids)
+      .groupBy('rb.repository_id')
+      .execute();
 
     return repositories.map((r) => ({
       name: r.name,
@@ -106,6 +145,7 @@ export class Inventory {
       tagCount: Number(tagCounts.find((c) => c.repository_id === r.id)?.tags ?? 0),
       latestManifest: summaries.find((s) => s.id === latestByRepo.get(r.id)?.id)?.summary,
       latestTag: latestTags.get(r.id),
+      storageUsageBytes: Number(stored.find((b) => b.repository_id === r.id)?.bytes ?? 0),
     }));
   }
 
@@ -158,7 +198,7 @@ export class Inventory {
   async listManifests(repository: { id: string; name: string }, window: { limit: number; offset: number }): Promise<ManifestSummary[]> {
     const rows = await this.db
       .selectFrom('manifests as m')
-      .select(['m.id', 'm.digest', 'm.blobs_size', 'm.updated_at'])
+      .select(MANIFEST_COLUMNS)
       .where('m.repository_id', '=', repository.id)
       .orderBy('m.updated_at', 'desc')
       .orderBy('m.created_at', 'desc')
@@ -182,21 +222,21 @@ export class Inventory {
     });
   }
 
-  private async describeManifests(
-    manifests: { id: string; digest: string; blobs_size: number; updated_at: number; repository: string }[],
-  ): Promise<{ id: string; summary: ManifestSummary }[]> {
+  private async describeManifests(manifests: ManifestRow[]): Promise<{ id: string; summary: ManifestSummary }[]> {
     if (manifests.length === 0) return [];
     const ids = manifests.map((m) => m.id);
     const tags = await this.db.selectFrom('tags').select(['manifest_id', 'name']).where('manifest_id', 'in', ids).orderBy(bytewise(this.dialect, 'name')).execute();
     const blobs = await this.db
-      .selectFrom('manifest_refs')
-      .select(['manifest_id', 'digest', 'size'])
-      .where('manifest_id', 'in', ids)
-      .where('kind', '=', 'blob')
-      .orderBy('manifest_id')
-      .orderBy('position')
+      .selectFrom('manifest_refs as r')
+      .leftJoin('blobs as b', 'b.digest', 'r.digest')
+      .select(['r.manifest_id', 'r.digest', 'r.size', 'r.media_type', 'b.uncompressed_size'])
+      .where('r.manifest_id', 'in', ids)
+      .where('r.kind', '=', 'blob')
+      .orderBy('r.manifest_id')
+      .orderBy('r.position')
       .execute();
     const sizes = await this.uncompressedSizes(ids);
+    const { children, referrers } = await this.relations.describe(manifests, (manifestIds) => this.uncompressedSizes(manifestIds));
     return manifests.map((m) => ({
       id: m.id,
       summary: {
@@ -206,7 +246,14 @@ export class Inventory {
         sizeBytes: sizes.get(m.id) ?? 0,
         updatedAt: m.updated_at,
         tags: tags.filter((t) => t.manifest_id === m.id).map((t) => t.name),
-        blobs: blobs.filter((b) => b.manifest_id === m.id).map((b) => ({ digest: b.digest, compressedSizeBytes: b.size })),
+        blobs: blobs
+          .filter((b) => b.manifest_id === m.id)
+          .map((b) => ({ digest: b.digest, compressedSizeBytes: b.size, mediaType: b.media_type ?? undefined, sizeBytes: b.uncompressed_size ?? undefined })),
+        mediaType: m.media_type,
+        artifactType: m.artifact_type ?? undefined,
+        subjectDigest: m.subject_digest ?? undefined,
+        manifests: children.get(m.id) ?? [],
+        referrers: referrers.get(m.id) ?? [],
       },
     }));
   }

@@ -44,7 +44,8 @@ export class ManifestService {
     const childSizes = await this.checkReferences(repositoryId, parsed);
     await this.quota.checkBlob(repositoryId, digest, bytes.length);
 
-    if (!(await this.driver.stat(blobKey(digest)))) await this.driver.put(blobKey(digest), bytes);
+    const key = (await BlobService.locate(this.db, this.driver, digest)) ?? blobKey(digest);
+    if (key === blobKey(digest) && !(await this.driver.stat(key))) await this.driver.put(key, bytes);
     this.cache.set(digest, bytes);
 
     const now = Date.now();
@@ -52,7 +53,7 @@ export class ManifestService {
       // The team lock (taken by the quota check) comes first in every push transaction: one lock order, no deadlocks.
       await this.quota.checkBlob(repositoryId, digest, bytes.length, tx);
       await this.claimReferences(tx, repositoryId, parsed, now);
-      await BlobService.record(tx, this.driver, repositoryId, digest, bytes.length);
+      await BlobService.record(tx, this.driver, repositoryId, digest, bytes.length, key);
       let manifestId = (await tx.selectFrom('manifests').select('id').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst())?.id;
       if (!manifestId) {
         manifestId = randomUUID();
@@ -136,7 +137,8 @@ export class ManifestService {
     if (cached) return cached;
     let stream;
     try {
-      stream = await this.driver.read(blobKey(manifest.digest));
+      const row = await this.db.selectFrom('blobs').select('storage_key').where('digest', '=', manifest.digest).executeTakeFirst();
+      stream = await this.driver.read(row?.storage_key ?? blobKey(manifest.digest));
     } catch (err) {
       if (err instanceof BlobNotFoundError) throw new AppError('MANIFEST_UNKNOWN', `manifest ${manifest.digest} is recorded but its bytes are missing`);
       throw err;

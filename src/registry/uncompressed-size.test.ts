@@ -30,7 +30,7 @@ beforeEach(async () => {
 async function store(bytes: Buffer): Promise<string> {
   const digest = digestOf(bytes);
   await driver.put(blobKey(digest), bytes);
-  return digest;
+  return blobKey(digest);
 }
 
 async function measure(bytes: Buffer, mediaType?: string): Promise<number | undefined> {

@@ -12,7 +12,7 @@
 import { Writable, type Readable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
-import { blobKey, type BlobDriver } from '../storage/index.js';
+import type { BlobDriver } from '../storage/index.js';
 
 /**
  * ISIZE is the size modulo 2^32, so it is only the size if the layer inflates to less than
@@ -28,16 +28,15 @@ const ZSTD_SKIPPABLE_MASK = 0xfffffff0;
 const ZSTD_SKIPPABLE = 0x184d2a50;
 
 /**
- * The uncompressed size of the blob `digest` of `size` bytes, or undefined when it cannot be
+ * The uncompressed size of the blob stored at `key` with `size` bytes, or undefined when it cannot be
  * known here (a zstd frame without a content size while this Node has no zstd decoder).
  * Throws when the bytes are missing or corrupt.
  *
  * @example
- *   await measureUncompressedSize(driver, 'sha256:…', 31_457_280, 'application/vnd.oci.image.layer.v1.tar+gzip') // → 83_886_080
+ *   await measureUncompressedSize(driver, 'blobs/sha256/ab/ab…', 31_457_280, 'application/vnd.oci.image.layer.v1.tar+gzip') // → 83_886_080
  */
-export async function measureUncompressedSize(driver: BlobDriver, digest: string, size: number, mediaType?: string | null): Promise<number | undefined> {
+export async function measureUncompressedSize(driver: BlobDriver, key: string, size: number, mediaType?: string | null): Promise<number | undefined> {
   if (size === 0 || mediaType?.endsWith('json')) return size;
-  const key = blobKey(digest);
   const head = await readRange(driver, key, 0, Math.min(size, 64));
   if (head.length >= 2 && head.readUInt16LE(0) === GZIP_MAGIC) return gzipSize(driver, key, size, head);
   if (head.length >= 4) {

@@ -2,37 +2,48 @@ import { randomUUID, type Hash } from 'node:crypto';
 import type { Db, Upload } from '../db/index.js';
 import { AppError } from '../errors/index.js';
 import { createDigester, parseDigest, type Digest } from '../oci/index.js';
-import { blobKey, uploadKey, type BlobDriver } from '../storage/index.js';
+import { blobKey, type BlobDriver, type SessionState } from '../storage/index.js';
 import { BlobService } from './blobs.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { NO_QUOTA, type PushQuota } from './quotas.js';
+import { uploadHashes, type UploadHashes } from './upload-hashes.js';
 
-/** The running hash of an upload's bytes, valid for exactly `offset` bytes. */
-interface HashState {
-  hash: Hash;
-  offset: number;
-}
+/** Whole blobs up to this size (monolithic pushes) are hashed in memory and stored in one write. */
+const SMALL_BLOB_BYTES = 5 * 1024 * 1024;
 
 /**
- * Upload sessions: bytes stream into `uploads/<id>` while a sha256 runs over them; the row
- * records how many bytes are durable so a client (or a restarted server) resumes there.
- * Completion verifies the digest, commits the bytes by content address, then writes the row.
+ * Upload sessions: bytes stream into the driver's session (a file, or an S3 multipart upload)
+ * while a sha256 runs over them; the row records how many bytes are durable, the driver's
+ * session state and, where sessions move between nodes, the hash state, so a client (or a
+ * restarted server, or another node) resumes there. Completion verifies the digest, has the
+ * driver make the bytes an object (without copying them), then writes the blob row that maps
+ * the digest to that object.
  */
 export class UploadService {
-  private readonly hashes = new Map<string, HashState>();
+  private readonly hashes: UploadHashes;
   private readonly mutex = new KeyedMutex();
 
   constructor(
     private readonly db: Db,
     private readonly driver: BlobDriver,
     private readonly quota: PushQuota = NO_QUOTA,
-  ) {}
+  ) {
+    this.hashes = uploadHashes(driver.sessions);
+  }
 
   async start(repositoryId: string): Promise<Upload> {
     const now = Date.now();
-    const upload: Upload = { id: randomUUID(), repository_id: repositoryId, received_bytes: 0, created_at: now, updated_at: now };
+    const id = randomUUID();
+    const upload: Upload = {
+      id,
+      repository_id: repositoryId,
+      received_bytes: 0,
+      created_at: now,
+      updated_at: now,
+      driver_state: JSON.stringify(this.driver.sessions.begin(id)),
+      hash_state: null,
+    };
     await this.db.insertInto('uploads').values(upload).execute();
-    this.hashes.set(upload.id, { hash: createDigester('sha256'), offset: 0 });
     return upload;
   }
 
@@ -66,154 +77,211 @@ export class UploadService {
         if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
         upload = await this.appendLocked(upload, source);
       }
-      const actual = await this.digestOf(upload, expected.algorithm);
-      if (actual !== expected.value) {
-        throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
-      }
+      const state = sessionState(upload, this.driver);
+      // sha256 is checked from the running hash; another algorithm needs the bytes, which a
+      // portable session cannot read back before it finishes: checked on the object instead.
+      const unverified = expected.algorithm !== 'sha256' && this.driver.sessions.portable;
+      if (!unverified) checkDigest(expected.value, await this.digestOf(upload, state, expected.algorithm));
       await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
-      await this.commit(upload.id, expected.value, upload.received_bytes);
-      await this.db.transaction().execute(async (tx) => {
-        await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
-        await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes);
-        await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
-      });
-      this.hashes.delete(upload.id);
+      const placed = await this.place(upload, state, expected, unverified);
+      let kept: string;
+      try {
+        kept = await this.db.transaction().execute(async (tx) => {
+          await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
+          const recorded = await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes, placed.key);
+          await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
+          return recorded;
+        });
+      } catch (err) {
+        await placed.discard();
+        throw err;
+      } finally {
+        this.hashes.forget(upload.id);
+      }
+      await placed.settle(kept);
       return { digest: expected.value, size: upload.received_bytes };
     });
   }
 
   /**
-   * A whole blob in one request (`POST ?digest=`). No session row: if the process dies
-   * mid-way the temporary file is an orphan that expiry removes.
+   * A whole blob in one request (`POST ?digest=`). A small one is hashed in memory and written
+   * in one piece under its digest; a larger one streams through an upload session like a
+   * chunked push, so a crash leaves a session that expiry removes.
    */
   async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
-    const id = randomUUID();
-    const hash = createDigester(expected.algorithm);
-    const key = uploadKey(id);
-    let size: number;
-    try {
-      size = await this.driver.write(key, hashing(source, hash), 0);
-      const actual = `${expected.algorithm}:${hash.digest('hex')}`;
-      if (actual !== expected.value) {
-        throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected.value}`, { detail: { expected: expected.value, actual } });
+    const iterator = source[Symbol.asyncIterator]();
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let ended = false;
+    while (headBytes <= SMALL_BLOB_BYTES) {
+      const next = await iterator.next();
+      if (next.done) {
+        ended = true;
+        break;
       }
-      await this.quota.checkBlob(repositoryId, expected.value, size);
-      await this.commit(id, expected.value, size);
+      head.push(next.value);
+      headBytes += next.value.length;
+    }
+    if (!ended) return this.putThroughSession(repositoryId, expected, head, iterator);
+
+    const bytes = Buffer.concat(head);
+    const hash = createDigester(expected.algorithm);
+    hash.update(bytes);
+    checkDigest(expected.value, `${expected.algorithm}:${hash.digest('hex')}`);
+    await this.quota.checkBlob(repositoryId, expected.value, bytes.length);
+    const key = (await BlobService.locate(this.db, this.driver, expected.value)) ?? blobKey(expected.value);
+    if (key === blobKey(expected.value) && !(await this.driver.stat(key))) await this.driver.put(key, bytes);
+    await this.db.transaction().execute(async (tx) => {
+      await this.quota.checkBlob(repositoryId, expected.value, bytes.length, tx);
+      await BlobService.record(tx, this.driver, repositoryId, expected.value, bytes.length, key);
+    });
+    return { digest: expected.value, size: bytes.length };
+  }
+
+  private async putThroughSession(repositoryId: string, expected: Digest, head: Buffer[], rest: AsyncIterator<Buffer>): Promise<{ digest: string; size: number }> {
+    const upload = await this.start(repositoryId);
+    async function* body(): AsyncIterable<Buffer> {
+      yield* head;
+      for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
+    }
+    try {
+      await this.append(repositoryId, upload.id, body(), 0);
+      return await this.complete(repositoryId, upload.id, expected.value, undefined);
     } catch (err) {
-      await this.driver.delete(key).catch(() => undefined);
+      await this.cancel(repositoryId, upload.id).catch(() => undefined);
       throw err;
     }
-    await this.db.transaction().execute(async (tx) => {
-      await this.quota.checkBlob(repositoryId, expected.value, size, tx);
-      await BlobService.record(tx, this.driver, repositoryId, expected.value, size);
-    });
-    return { digest: expected.value, size };
   }
 
   async cancel(repositoryId: string, uploadId: string): Promise<void> {
     await this.mutex.run(uploadId, async () => {
       const upload = await this.get(repositoryId, uploadId);
       await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute();
-      this.hashes.delete(upload.id);
-      await this.driver.delete(uploadKey(upload.id));
+      this.hashes.forget(upload.id);
+      await this.driver.sessions.abort(upload.id, sessionState(upload, this.driver));
     });
   }
 
-  /** Removes sessions idle since before `cutoff` and orphaned temporary files; returns how many. */
+  /** Removes sessions idle since before `cutoff` and storage of sessions that no longer exist; returns how many. */
   async expire(cutoff: number): Promise<number> {
-    const stale = await this.db.selectFrom('uploads').select('id').where('updated_at', '<', cutoff).execute();
-    for (const { id } of stale) {
-      await this.db.deleteFrom('uploads').where('id', '=', id).where('updated_at', '<', cutoff).execute();
-      this.hashes.delete(id);
-      await this.driver.delete(uploadKey(id));
+    const stale = await this.db.selectFrom('uploads').selectAll().where('updated_at', '<', cutoff).execute();
+    let expired = 0;
+    for (const upload of stale) {
+      // Every node runs this job: only the one whose delete took the row cleans its storage.
+      const result = await this.db.deleteFrom('uploads').where('id', '=', upload.id).where('updated_at', '<', cutoff).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) continue;
+      expired++;
+      this.hashes.forget(upload.id);
+      await this.driver.sessions.abort(upload.id, sessionState(upload, this.driver));
     }
-    let orphans = 0;
-    for await (const object of this.driver.list('uploads')) {
-      if (object.modifiedAt >= cutoff) continue;
-      const id = object.key.slice('uploads/'.length);
-      const row = await this.db.selectFrom('uploads').select('id').where('id', '=', id).executeTakeFirst();
-      if (!row) {
-        await this.driver.delete(object.key);
-        orphans++;
-      }
-    }
-    return stale.length + orphans;
+    const orphans = await this.driver.sessions.sweep(cutoff, async (id) => {
+      if (!/^[0-9a-f-]{36}$/.test(id)) return false;
+      return (await this.db.selectFrom('uploads').select('id').where('id', '=', id).executeTakeFirst()) !== undefined;
+    });
+    return expired + orphans;
   }
 
   private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>): Promise<Upload> {
-    const state = await this.hashAt(upload);
-    let size: number;
+    const state = sessionState(upload, this.driver);
+    const hash = await this.hashes.resume(upload, state);
+    let appended;
     try {
-      size = await this.driver.write(uploadKey(upload.id), hashing(source, state.hash), upload.received_bytes);
+      appended = await this.driver.sessions.append(upload.id, state, upload.received_bytes, hashing(source, hash));
     } catch (err) {
-      // The hash saw bytes the store did not keep; rebuild it from storage next time.
-      this.hashes.delete(upload.id);
+      // The hash saw bytes the store did not keep; start again from the recorded state.
+      this.hashes.forget(upload.id);
       throw err;
     }
     const updatedAt = Date.now();
+    const driverState = JSON.stringify(appended.state);
+    const hashState = hash.save();
     const result = await this.db
       .updateTable('uploads')
-      .set({ received_bytes: size, updated_at: updatedAt })
+      .set({ received_bytes: appended.size, updated_at: updatedAt, driver_state: driverState, hash_state: hashState })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) {
       // Another node moved this upload on; our bytes may be stale.
-      this.hashes.delete(upload.id);
+      await appended.undo();
+      this.hashes.forget(upload.id);
       const current = await this.db.selectFrom('uploads').select('received_bytes').where('id', '=', upload.id).executeTakeFirst();
       if (!current) throw new AppError('BLOB_UPLOAD_UNKNOWN', `upload ${upload.id} was cancelled`);
       throw rangeError(current.received_bytes);
     }
-    this.hashes.set(upload.id, { hash: state.hash, offset: size });
-    return { ...upload, received_bytes: size, updated_at: updatedAt };
+    await appended.settle();
+    this.hashes.remember(upload.id, hash, appended.size);
+    return { ...upload, received_bytes: appended.size, updated_at: updatedAt, driver_state: driverState, hash_state: hashState };
   }
 
-  /** The sha256 state for exactly the recorded bytes, rebuilt from storage after a restart. */
-  private async hashAt(upload: Upload): Promise<HashState> {
-    const cached = this.hashes.get(upload.id);
-    if (cached && cached.offset === upload.received_bytes) return cached;
-    const hash = createDigester('sha256');
-    if (upload.received_bytes > 0) await this.hashStored(upload.id, upload.received_bytes, hash);
-    const state = { hash, offset: upload.received_bytes };
-    this.hashes.set(upload.id, state);
-    return state;
-  }
-
-  private async digestOf(upload: Upload, algorithm: Digest['algorithm']): Promise<string> {
-    if (algorithm === 'sha256') {
-      const state = await this.hashAt(upload);
-      return `sha256:${state.hash.copy().digest('hex')}`;
-    }
+  private async digestOf(upload: Upload, state: SessionState, algorithm: Digest['algorithm']): Promise<string> {
+    if (algorithm === 'sha256') return (await this.hashes.resume(upload, state)).digest();
     const hash = createDigester(algorithm);
-    if (upload.received_bytes > 0) await this.hashStored(upload.id, upload.received_bytes, hash);
+    if (upload.received_bytes > 0) await hashStream(await this.driver.sessions.read(upload.id, state, upload.received_bytes), hash);
     return `${algorithm}:${hash.digest('hex')}`;
   }
 
-  private async hashStored(uploadId: string, length: number, hash: Hash): Promise<void> {
-    const stream = await this.driver.read(uploadKey(uploadId), { start: 0, end: length - 1 });
-    for await (const chunk of stream) hash.update(chunk as Buffer);
-  }
-
-  private async commit(uploadId: string, digest: string, size: number): Promise<void> {
-    const existing = await this.driver.stat(blobKey(digest));
-    if (existing && existing.size === size) {
-      await this.driver.delete(uploadKey(uploadId));
-      return;
+  /**
+   * Puts the session's bytes where the blob's row will point: at the digest's stored bytes when
+   * it is stored already (the session is dropped once the row commits), else at the object the
+   * driver makes of the session. Says what to do once the row committed (`settle`, with the
+   * key the row names) or failed (`discard`).
+   */
+  private async place(upload: Upload, state: SessionState, expected: Digest, unverified: boolean): Promise<Placed> {
+    const existing = unverified ? undefined : await BlobService.locate(this.db, this.driver, expected.value);
+    if (existing) {
+      return { key: existing, settle: () => this.driver.sessions.abort(upload.id, state).catch(() => undefined), discard: async () => undefined };
     }
-    if (size === 0 && !(await this.driver.stat(uploadKey(uploadId)))) {
-      await this.driver.put(blobKey(digest), Buffer.alloc(0));
-      return;
+    const key = await this.driver.sessions.finish(upload.id, state, upload.received_bytes, unverified ? undefined : expected.value);
+    // finish() consumed the session: after a failure nothing is left to resume.
+    const discard = async (): Promise<void> => {
+      await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute().catch(() => undefined);
+      if (key !== blobKey(expected.value)) await this.driver.delete(key).catch(() => undefined);
+    };
+    if (unverified) {
+      const hash = createDigester(expected.algorithm);
+      await hashStream(await this.driver.read(key), hash);
+      const actual = `${expected.algorithm}:${hash.digest('hex')}`;
+      if (actual !== expected.value) {
+        await discard();
+        checkDigest(expected.value, actual);
+      }
     }
-    await this.driver.commit(uploadKey(uploadId), blobKey(digest));
+    return {
+      key,
+      // Another push stored the digest meanwhile: its bytes win, ours go.
+      settle: async (kept) => void (kept !== key && (await this.driver.delete(key).catch(() => undefined))),
+      discard,
+    };
   }
 }
 
-async function* hashing(source: AsyncIterable<Buffer>, hash: Hash): AsyncIterable<Buffer> {
+/** Where a finished upload's bytes are, and how to tidy up once its row committed or failed. */
+interface Placed {
+  key: string;
+  settle(kept: string): Promise<void>;
+  discard(): Promise<void>;
+}
+
+function sessionState(upload: Upload, driver: BlobDriver): SessionState {
+  // Rows from before sessions had state belong to the filesystem driver, whose state is empty.
+  return upload.driver_state ? (JSON.parse(upload.driver_state) as SessionState) : driver.sessions.begin(upload.id);
+}
+
+async function hashStream(stream: AsyncIterable<unknown>, hash: Hash): Promise<void> {
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+}
+
+async function* hashing(source: AsyncIterable<Buffer>, hash: { update(chunk: Buffer): void }): AsyncIterable<Buffer> {
   for await (const chunk of source) {
     hash.update(chunk);
     yield chunk;
   }
+}
+
+function checkDigest(expected: string, actual: string): void {
+  if (actual !== expected) throw new AppError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${expected}`, { detail: { expected, actual } });
 }
 
 function requireDigest(input: string): Digest {

@@ -1,10 +1,17 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
-import { BlobNotFoundError, type BlobDriver } from './driver.js';
+import { Readable } from 'node:stream';
+import { blobKey, BlobNotFoundError, uploadedBlobKey, uploadKey, type BlobDriver, type UploadSessions } from './driver.js';
 
-/** Keys map to files under `root`. Writes go through fsync and rename, never in place. */
+const NOTHING = async (): Promise<void> => undefined;
+
+/**
+ * Keys map to files under `root`. Writes go through fsync and rename, never in place. An
+ * upload appends to `uploads/<id>` and is renamed to its digest's key when it finishes.
+ * Sessions are tied to this disk: several nodes need shared storage (S3).
+ */
 export function createFilesystemDriver(root: string): BlobDriver {
   const resolve = (key: string): string => {
     if (key.includes('..') || key.startsWith('/') || key.includes('\0')) throw new Error(`refusing unsafe storage key ${JSON.stringify(key)}`);
@@ -20,6 +27,131 @@ export function createFilesystemDriver(root: string): BlobDriver {
     }
   }
 
+  async function read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = resolve(key);
+    // Open first so a missing file is a clean BlobNotFoundError, not a stream error later.
+    let handle: FileHandle;
+    try {
+      handle = await open(file, 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new BlobNotFoundError(key);
+      throw err;
+    }
+    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 }) as Readable;
+  }
+
+  async function put(key: string, bytes: Buffer): Promise<void> {
+    const file = resolve(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+    const handle = await open(temp, 'w');
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+    await fsyncDir(path.dirname(file));
+  }
+
+  /**
+   * Writes `source` into the file at `offset` and returns the new size. On failure the file
+   * keeps its first `offset` bytes; bytes beyond it from an interrupted attempt are discarded.
+   */
+  async function writeAt(key: string, source: AsyncIterable<Buffer>, offset: number): Promise<number> {
+    const file = resolve(key);
+    await mkdir(path.dirname(file), { recursive: true });
+    const handle = await open(file, offset === 0 ? 'w' : 'r+');
+    let position = offset;
+    try {
+      if (offset > 0) {
+        const { size } = await handle.stat();
+        if (size < offset) throw new Error(`cannot write ${key} at ${offset}: only ${size} bytes stored`);
+      }
+      // Batch small network chunks into larger writes: fewer syscalls, same memory bound.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async (): Promise<void> => {
+        if (pendingBytes === 0) return;
+        const batch = pending;
+        const bytes = pendingBytes;
+        pending = [];
+        pendingBytes = 0;
+        await writeAllAt(handle, batch, position);
+        position += bytes;
+      };
+      for await (const chunk of source) {
+        pending.push(chunk);
+        pendingBytes += chunk.length;
+        if (pendingBytes >= 1024 * 1024) await flush();
+      }
+      await flush();
+      await handle.truncate(position);
+      return position;
+    } catch (err) {
+      await handle.truncate(offset).catch(() => undefined);
+      throw err;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  const sessions: UploadSessions = {
+    portable: false,
+    begin: () => ({}),
+    async append(id, state, size, source) {
+      const written = await writeAt(uploadKey(id), source, size);
+      return { state, size: written, settle: NOTHING, undo: NOTHING };
+    },
+    async read(id, _state, size) {
+      if (size === 0) return Readable.from([]);
+      return read(uploadKey(id), { start: 0, end: size - 1 });
+    },
+    async finish(id, _state, size, digest) {
+      const target = digest ? blobKey(digest) : uploadedBlobKey(id);
+      const source = resolve(uploadKey(id));
+      let handle: FileHandle;
+      try {
+        handle = await open(source, 'r+');
+      } catch (err) {
+        // An empty upload that never got a PATCH has no file.
+        if (isNotFound(err) && size === 0) {
+          await put(target, Buffer.alloc(0));
+          return target;
+        }
+        if (isNotFound(err)) throw new BlobNotFoundError(uploadKey(id));
+        throw err;
+      }
+      try {
+        const { size: actual } = await handle.stat();
+        if (actual !== size) await handle.truncate(size);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      const file = resolve(target);
+      await mkdir(path.dirname(file), { recursive: true });
+      // rename() replaces atomically; when the content already exists the bytes are identical.
+      await rename(source, file);
+      await fsyncDir(path.dirname(file));
+      return target;
+    },
+    async abort(id) {
+      await rm(resolve(uploadKey(id)), { force: true });
+    },
+    async sweep(cutoff, isLive) {
+      let removed = 0;
+      for await (const object of walk(resolve('uploads'), 'uploads')) {
+        if (object.modifiedAt >= cutoff) continue;
+        if (await isLive(object.key.slice('uploads/'.length))) continue;
+        await rm(resolve(object.key), { force: true });
+        removed++;
+      }
+      return removed;
+    },
+  };
+
   return {
     name: 'filesystem',
 
@@ -33,23 +165,8 @@ export function createFilesystemDriver(root: string): BlobDriver {
       }
     },
 
-    async read(key, range) {
-      const file = resolve(key);
-      // Open first so a missing file is a clean BlobNotFoundError, not a stream error later.
-      let handle: FileHandle;
-      try {
-        handle = await open(file, 'r');
-      } catch (err) {
-        if (isNotFound(err)) throw new BlobNotFoundError(key);
-        throw err;
-      }
-      return createReadStream('', {
-        fd: handle,
-        start: range?.start,
-        end: range?.end,
-        highWaterMark: 1024 * 1024,
-      }) as Readable;
-    },
+    read,
+    put,
 
     async openRandomAccess(key) {
       let handle: FileHandle;
@@ -67,77 +184,6 @@ export function createFilesystemDriver(root: string): BlobDriver {
       };
     },
 
-    async write(key, source, offset) {
-      const file = resolve(key);
-      await mkdir(path.dirname(file), { recursive: true });
-      const handle = await open(file, offset === 0 ? 'w' : 'r+');
-      let position = offset;
-      try {
-        if (offset > 0) {
-          const { size } = await handle.stat();
-          if (size < offset) throw new Error(`cannot write ${key} at ${offset}: only ${size} bytes stored`);
-        }
-        // Batch small network chunks into larger writes: fewer syscalls, same memory bound.
-        let pending: Buffer[] = [];
-        let pendingBytes = 0;
-        const flush = async (): Promise<void> => {
-          if (pendingBytes === 0) return;
-          const batch = pending;
-          const bytes = pendingBytes;
-          pending = [];
-          pendingBytes = 0;
-          await writeAllAt(handle, batch, position);
-          position += bytes;
-        };
-        for await (const chunk of source) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
-          if (pendingBytes >= 1024 * 1024) await flush();
-        }
-        await flush();
-        await handle.truncate(position);
-        return position;
-      } catch (err) {
-        await handle.truncate(offset).catch(() => undefined);
-        throw err;
-      } finally {
-        await handle.close();
-      }
-    },
-
-    async put(key, bytes) {
-      const file = resolve(key);
-      await mkdir(path.dirname(file), { recursive: true });
-      const temp = `${file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
-      const handle = await open(temp, 'w');
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-      await fsyncDir(path.dirname(file));
-    },
-
-    async commit(from, to) {
-      const source = resolve(from);
-      const target = resolve(to);
-      const handle = await open(source, 'r+').catch((err: unknown) => {
-        if (isNotFound(err)) throw new BlobNotFoundError(from);
-        throw err;
-      });
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await mkdir(path.dirname(target), { recursive: true });
-      // rename() replaces atomically; when the content already exists the bytes are identical.
-      await rename(source, target);
-      await fsyncDir(path.dirname(target));
-    },
-
     async delete(key) {
       await rm(resolve(key), { force: true });
     },
@@ -145,6 +191,20 @@ export function createFilesystemDriver(root: string): BlobDriver {
     async *list(prefix) {
       const base = resolve(prefix);
       yield* walk(base, prefix.replace(/\/+$/, ''));
+    },
+
+    sessions,
+
+    /** A random id kept in `<root>/berth-storage-id`, made by the first node that starts here. */
+    async identity() {
+      const file = resolve('berth-storage-id');
+      await mkdir(root, { recursive: true });
+      try {
+        await writeFile(file, `${randomUUID()}\n`, { flag: 'wx' });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      return `file:${(await readFile(file, 'utf8')).trim()}`;
     },
   };
 }

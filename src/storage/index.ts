@@ -1,3 +1,17 @@
-export { BlobNotFoundError, blobKey, uploadKey, type BlobDriver, type RandomAccessObject } from './driver.js';
+export {
+  BlobNotFoundError,
+  blobKey,
+  uploadedBlobKey,
+  uploadIdOfBlobKey,
+  uploadKey,
+  type Appended,
+  type BlobDriver,
+  type RandomAccessObject,
+  type SessionState,
+  type StoredObject,
+  type UploadSessions,
+} from './driver.js';
 export { createFilesystemDriver } from './filesystem.js';
 export { createMemoryDriver } from './memory.js';
+// s3.js is imported on demand (context.ts): the AWS SDK is large.
+export type { S3Options } from './s3.js';

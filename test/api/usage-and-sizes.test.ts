@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fillUncompressedSizes } from '../../src/jobs/layer-sizes.js';
 import { violations } from '../do-contract.js';
 import { startHarness, type Harness } from '../harness.js';
-import { distinctBytes, eventually, gzipLayer, pushGzipImage, sleep, type PushedImage } from './support.js';
+import { distinctBytes, eventually, gzipLayer, LAYER_GZIP, OCI_CONFIG, OCI_MANIFEST, pushGzipImage, sleep, type PushedImage } from './support.js';
 
 interface RegistryBody {
   name: string;
@@ -39,6 +39,7 @@ interface ManifestBody {
   updated_at: string;
   tags: string[];
   blobs: { digest: string; compressed_size_bytes: number }[];
+  manifests?: unknown[];
 }
 interface RepositoryV2Body {
   name: string;
@@ -82,7 +83,11 @@ async function list<T>(path: string, key: string, operationId: string): Promise<
 
 const compressed = (img: PushedImage) => img.config.size + img.layers.reduce((s, l) => s + l.size, 0);
 const uncompressed = (img: PushedImage) => img.config.uncompressed + img.layers.reduce((s, l) => s + l.uncompressed, 0);
-const blobsOf = (img: PushedImage) => [img.config, ...img.layers].map((b) => ({ digest: b.digest, compressed_size_bytes: b.size }));
+// DigitalOcean's blob fields, then Berth's extensions: the media type and the uncompressed size.
+const blobsOf = (img: PushedImage) =>
+  [img.config, ...img.layers].map((b, i) => ({ digest: b.digest, compressed_size_bytes: b.size, media_type: i === 0 ? OCI_CONFIG : LAYER_GZIP, size_bytes: b.uncompressed }));
+/** Berth's manifest extensions for a plain image manifest that nothing refers to (artifact type as the referrers API reports it). */
+const imageExtensions = { media_type: OCI_MANIFEST, artifact_type: OCI_CONFIG, manifests: [], referrers: [] };
 
 beforeAll(async () => {
   h = await startHarness({ rateLimitPerMinute: '100000', rateLimitPerHour: '1000000' });
@@ -147,6 +152,7 @@ describe('sizes of tags, manifests and repositories', () => {
           updated_at: manifests[0]!.updated_at,
           tags: ['v1'],
           blobs: blobsOf(imgB),
+          ...imageExtensions,
         },
       ]);
     }
@@ -183,6 +189,7 @@ describe('sizes of tags, manifests and repositories', () => {
         updated_at: latest.updated_at,
         tags: ['v2', 'v3'],
         blobs: blobsOf(twoTags),
+        ...imageExtensions,
       });
       expect(repos[1]!.latest_manifest!.digest).toBe(imgB.manifest);
     }
@@ -236,6 +243,12 @@ describe('a multi-platform index', () => {
       [indexDigest, ['latest'], 0],
       [arm64.manifest, [], 3],
       [amd64.manifest, [], 2],
+    ]);
+    // Berth's extension: the index lists its platforms with each one's sizes.
+    expect(manifests[0]).toMatchObject({ media_type: 'application/vnd.oci.image.index.v1+json', referrers: [] });
+    expect(manifests[0]!.manifests).toEqual([
+      { digest: amd64.manifest, media_type: OCI_MANIFEST, platform: { os: 'linux', architecture: 'amd64' }, compressed_size_bytes: compressed(amd64), size_bytes: uncompressed(amd64) },
+      { digest: arm64.manifest, media_type: OCI_MANIFEST, platform: { os: 'linux', architecture: 'arm64' }, compressed_size_bytes: compressed(arm64), size_bytes: uncompressed(arm64) },
     ]);
     const repos = await list<RepositoryV2Body>('/v2/registries/usage-b/repositoriesV2', 'repositories', 'registries_list_repositoriesV2');
     expect(repos.find((r) => r.name === 'multi')).toMatchObject({ tag_count: 1, manifest_count: 3, latest_manifest: { digest: indexDigest, tags: ['latest'] } });

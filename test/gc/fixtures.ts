@@ -1,6 +1,6 @@
 /**
  * Content for garbage collection tests, pushed through the real services (uploads, manifests)
- * into a fresh database of the project's dialect and the real filesystem driver.
+ * into a fresh database of the project's dialect and fresh storage of the project's kind.
  */
 import { randomBytes } from 'node:crypto';
 import { readdir, utimes } from 'node:fs/promises';
@@ -11,7 +11,9 @@ import { createContext, type AppContext } from '../../src/context.js';
 import type { Registry } from '../../src/db/index.js';
 import { digestOf } from '../../src/oci/index.js';
 import { blobKey, type BlobDriver } from '../../src/storage/index.js';
+import { createS3Driver } from '../../src/storage/s3.js';
 import { testDatabaseUrl } from '../support/database.js';
+import { testStorageUrl } from '../support/storage.js';
 import { makeTempDir } from '../support/tmp.js';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -31,9 +33,28 @@ export interface Image extends Pushed {
   layers: Pushed[];
 }
 
+/**
+ * S3 cannot backdate an object's LastModified as utimes does a file's mtime: there, the
+ * context's driver is a view of the real S3 driver that reports objects `age()` saw as that
+ * much older.
+ */
+const s3Ages = new WeakMap<AppContext, Map<string, number>>();
+
 export async function openContext(): Promise<AppContext> {
   const dataDir = await makeTempDir('gc');
-  return createContext(loadConfig({ dataDir, databaseUrl: await testDatabaseUrl(), logLevel: 'silent' }, {}));
+  const config = loadConfig({ dataDir, databaseUrl: await testDatabaseUrl(), storageUrl: testStorageUrl(), logLevel: 'silent' }, {});
+  if (config.storage.driver !== 's3') return createContext(config);
+  const ages = new Map<string, number>();
+  const real = createS3Driver(config.storage);
+  const driver: BlobDriver = {
+    ...real,
+    async *list(prefix) {
+      for await (const o of real.list(prefix)) yield { ...o, modifiedAt: o.modifiedAt - (ages.get(o.key) ?? 0) };
+    },
+  };
+  const ctx = await createContext(config, { driver });
+  s3Ages.set(ctx, ages);
+  return ctx;
 }
 
 export async function newRegistry(ctx: AppContext, name: string): Promise<Registry> {
@@ -95,13 +116,14 @@ export async function age(ctx: AppContext, ms: number): Promise<void> {
   await ctx.db.updateTable('blobs').set((eb) => ({ created_at: eb('created_at', '-', ms) })).execute();
   await ctx.db.updateTable('repository_blobs').set((eb) => ({ created_at: eb('created_at', '-', ms) })).execute();
   await ctx.db.updateTable('manifests').set((eb) => ({ created_at: eb('created_at', '-', ms), updated_at: eb('updated_at', '-', ms), touched_at: eb('touched_at', '-', ms) })).execute();
+  const ages = s3Ages.get(ctx);
+  if (ages) {
+    for await (const o of ctx.driver.list('blobs')) ages.set(o.key, (ages.get(o.key) ?? 0) + ms);
+    return;
+  }
+  if (ctx.config.storage.driver !== 'filesystem') throw new Error(`cannot age objects of ${ctx.config.storage.driver} storage`);
   const then = new Date(Date.now() - ms);
-  for (const file of await filesUnder(path.join(storageRoot(ctx), 'blobs'))) await utimes(file, then, then);
-}
-
-export function storageRoot(ctx: AppContext): string {
-  if (ctx.config.storage.driver !== 'filesystem') throw new Error('tests use the filesystem driver');
-  return ctx.config.storage.root;
+  for (const file of await filesUnder(path.join(ctx.config.storage.root, 'blobs'))) await utimes(file, then, then);
 }
 
 async function filesUnder(dir: string): Promise<string[]> {
@@ -117,11 +139,17 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /** What the stores hold for a digest: bytes, a blobs row, links (repository ids), manifests (repository ids). */
 export async function state(ctx: AppContext, digest: string): Promise<{ bytes: boolean; row: boolean; links: string[]; manifests: string[] }> {
-  const bytes = (await ctx.driver.stat(blobKey(digest))) !== undefined;
+  const bytes = (await ctx.driver.stat(await storedKey(ctx, digest))) !== undefined;
   const row = (await ctx.db.selectFrom('blobs').select('digest').where('digest', '=', digest).executeTakeFirst()) !== undefined;
   const links = (await ctx.db.selectFrom('repository_blobs').select('repository_id').where('digest', '=', digest).execute()).map((r) => r.repository_id);
   const manifests = (await ctx.db.selectFrom('manifests').select('repository_id').where('digest', '=', digest).execute()).map((r) => r.repository_id);
   return { bytes, row, links, manifests };
+}
+
+/** Where the digest's bytes are: the key its row names, else the digest's own key. */
+export async function storedKey(ctx: AppContext, digest: string): Promise<string> {
+  const row = await ctx.db.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirst();
+  return row?.storage_key ?? blobKey(digest);
 }
 
 export async function readOnly(ctx: AppContext, registryId: string): Promise<number> {

@@ -67,12 +67,13 @@ function accessOf(jwt: string): { name: string; actions: string[] }[] {
 }
 
 describe('POST /v2/registries', () => {
-  it('creates a registry: 201 with {registry:{name,created_at,region,storage_usage_bytes,storage_usage_bytes_updated_at}}', async () => {
+  it('creates a registry: 201 with {registry:{name,created_at,region,storage_usage_bytes,storage_usage_bytes_updated_at}} and Berth\'s endpoint', async () => {
     const res = await post('/v2/registries', { name: 'example', region: 'fra1', subscription_tier_slug: 'professional' });
     expect(res.status).toBe(201);
     const body = (await res.json()) as { registry: RegistryBody };
     expect(Object.keys(body)).toEqual(['registry']);
-    expect(Object.keys(body.registry).sort()).toEqual(['created_at', 'name', 'region', 'storage_usage_bytes', 'storage_usage_bytes_updated_at']);
+    expect(Object.keys(body.registry).sort()).toEqual(['created_at', 'endpoint', 'name', 'region', 'storage_usage_bytes', 'storage_usage_bytes_updated_at']);
+    expect(body.registry).toMatchObject({ endpoint: `${REGISTRY_HOST}/example` });
     expect(body.registry.name).toBe('example');
     expect(body.registry.region).toBe('fra1');
     expect(body.registry.created_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

@@ -1,14 +1,13 @@
 /**
- * Blob GETs through the recycled-buffer path (src/http/send-random-access.ts): bodies larger
- * than the buffers in flight, ranges across buffer boundaries, concurrency, clients that go
- * away mid-body, and stored bytes that vanish or shrink under a running server.
+ * Blob GETs (on disk through the recycled-buffer path, src/http/send-random-access.ts; on S3
+ * streamed): bodies larger than the buffers in flight, ranges across buffer boundaries,
+ * concurrency, clients that go away mid-body, and stored bytes that vanish or shrink under a
+ * running server.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { truncate, unlink } from 'node:fs/promises';
 import { request } from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobKey } from '../../src/storage/index.js';
+import { BlobService } from '../../src/registry/blobs.js';
 import { digestOf, pushBlob, startHarness, type Harness } from '../harness.js';
 
 const NAME = 'downloads/app';
@@ -28,8 +27,11 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-function blobPath(digest: string): string {
-  return path.join(h.ctx.config.dataDir, blobKey(digest));
+/** The storage key that holds a digest's bytes, whatever the driver. */
+async function storedKey(digest: string): Promise<string> {
+  const key = await BlobService.locate(h.ctx.db, h.ctx.driver, digest);
+  if (!key) throw new Error(`${digest} has no stored bytes`);
+  return key;
 }
 
 async function get(digest: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: Buffer }> {
@@ -101,7 +103,7 @@ describe('blob downloads', () => {
   it('answers 404 BLOB_UNKNOWN, before any body, when the recorded bytes are missing', async () => {
     const bytes = randomBytes(2 * MiB);
     const digest = await pushBlob(h, jwt, NAME, bytes);
-    await unlink(blobPath(digest));
+    await h.ctx.driver.delete(await storedKey(digest));
     const res = await get(digest);
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body.toString('utf8')).errors[0]).toMatchObject({ code: 'BLOB_UNKNOWN' });
@@ -110,7 +112,7 @@ describe('blob downloads', () => {
   it('cuts the body short, rather than padding it, when the stored bytes shrank; the server keeps serving', async () => {
     const bytes = randomBytes(3 * MiB);
     const digest = await pushBlob(h, jwt, NAME, bytes);
-    await truncate(blobPath(digest), MiB + 100);
+    await h.ctx.driver.put(await storedKey(digest), bytes.subarray(0, MiB + 100));
     const outcome = await h
       .registry(`/v2/${NAME}/blobs/${digest}`, { auth: jwt })
       .then(async (res) => {

@@ -1,15 +1,17 @@
 /**
  * The real Berth server as a child process (`node dist/main.js serve`, built by `npm test`
- * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir and a fresh database of the
- * project's dialect. Tests drive it over HTTP and with real clients.
+ * before Vitest starts), on free 127.0.0.1 ports, a fresh data dir, a fresh database of the
+ * project's dialect and fresh storage of the project's kind (the data dir or an S3 prefix). Tests drive it over HTTP and with real clients.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { testDatabaseUrl } from './database.js';
+import { testS3Env, testStorageUrl } from './storage.js';
 import { freePort } from './postgres.js';
 import { makeTempDir } from './tmp.js';
 
@@ -42,6 +44,8 @@ export interface TestServer {
   readonly token: string;
   readonly dataDir: string;
   readonly databaseUrl: string;
+  /** `--storage-url` when not the data dir. */
+  readonly storageUrl: string | undefined;
   /** The current child process (a new one after restart()). */
   readonly process: ChildProcess;
   /** Everything the server printed so far, across restarts. */
@@ -54,6 +58,8 @@ export interface TestServer {
   restart(): Promise<void>;
   /** fetch() against the API listener with the bootstrap token. */
   api(path: string, init?: RequestInit): Promise<Response>;
+  /** fetch(), trusting the test CA when the server speaks TLS. */
+  fetch: typeof globalThis.fetch;
   /** POST /v2/registries; returns the parsed body's `registry`. */
   createRegistry(name: string, tier?: string): Promise<Record<string, unknown>>;
   /** GET /v2/registries/{name}/docker-credentials; returns the parsed config.json. */
@@ -67,10 +73,20 @@ export interface TestServer {
 export interface StartOptions {
   /** Extra `serve` flags. */
   args?: string[];
+  /** Serve HTTPS with this certificate and key (PEM files); `ca` (PEM) verifies it. */
+  tls?: { certFile: string; keyFile: string; ca: string };
   /** Extra environment. */
   env?: Record<string, string>;
-  /** How long to wait for /healthz (default 20 s). */
+  /** How long to wait for /healthz (default 20 s; 60 s on S3 storage). */
   readyTimeoutMs?: number;
+  /** The bootstrap token (several nodes starting on one empty database share one). */
+  token?: string;
+  /** Share another server's database (several nodes), instead of a fresh one. */
+  databaseUrl?: string;
+  /** Share another server's data dir, instead of a fresh one. */
+  dataDir?: string;
+  /** Share another server's storage (`--storage-url`), instead of fresh storage of the project's kind. */
+  storageUrl?: string;
 }
 
 const MAX_LOG_CHARS = 2_000_000;
@@ -80,15 +96,19 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
   if (!existsSync(MAIN_JS)) {
     throw new Error(`${MAIN_JS} does not exist: run \`npm run build\` first (npm test does)`);
   }
-  const dataDir = await makeTempDir('berth-data');
-  const databaseUrl = await testDatabaseUrl();
+  const dataDir = options.dataDir ?? (await makeTempDir('berth-data'));
+  const databaseUrl = options.databaseUrl ?? (await testDatabaseUrl());
+  const storageUrl = options.storageUrl ?? testStorageUrl();
   const apiPort = await freePort();
   let registryPort = await freePort();
   while (registryPort === apiPort) registryPort = await freePort();
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const scheme = options.tls ? 'https' : 'http';
+  const apiUrl = `${scheme}://127.0.0.1:${apiPort}`;
   const registryHost = `127.0.0.1:${registryPort}`;
-  const registryUrl = `http://${registryHost}`;
-  const token = `dop_v1_${randomBytes(32).toString('hex')}`;
+  const registryUrl = `${scheme}://${registryHost}`;
+  // Node's fetch cannot be given a CA; over TLS, requests go through node:https instead.
+  const fetch = options.tls ? httpsFetch(options.tls.ca) : globalThis.fetch;
+  const token = options.token ?? `dop_v1_${randomBytes(32).toString('hex')}`;
   const args = [
     MAIN_JS,
     'serve',
@@ -96,15 +116,19 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     '--api-listen', `127.0.0.1:${apiPort}`,
     '--registry-listen', registryHost,
     '--database-url', databaseUrl,
+    ...(storageUrl ? ['--storage-url', storageUrl] : []),
     '--log-level', 'warn',
+    ...(options.tls ? ['--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile] : []),
     ...(options.args ?? []),
   ];
+  const roleAt = args.indexOf('--role');
+  const role = roleAt >= 0 ? args[roleAt + 1] : 'all';
   // Only our own settings: a BERTH_* variable from the developer's shell must not leak in.
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
     if (!key.startsWith('BERTH_') || key.startsWith('BERTH_TEST_')) env[key] = value;
   }
-  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, options.env);
+  Object.assign(env, { BERTH_BOOTSTRAP_TOKEN: token }, testS3Env(), options.env);
 
   let logs = '';
   const append = (chunk: Buffer) => {
@@ -134,20 +158,25 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     });
   };
 
+  // On S3 the start-up also checks the bucket (HeadBucket and a probe object) over the network.
+  const readyTimeoutMs = options.readyTimeoutMs ?? (storageUrl ? 60_000 : 20_000);
   const waitReady = async () => {
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 20_000);
+    const deadline = Date.now() + readyTimeoutMs;
     let lastError = '';
     for (;;) {
       if (!running) {
         throw new Error(`server exited before it was ready: \nnode ${args.join(' ')}\n--- logs\n${logs}`);
       }
       try {
-        const health = await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
-        await health.arrayBuffer();
-        if (health.ok) {
+        // A `--role registry` node has no API listener, a `--role api` node no registry one.
+        const health = role === 'registry' ? undefined : await fetch(`${apiUrl}/healthz`, { signal: AbortSignal.timeout(2_000) });
+        await health?.arrayBuffer();
+        if (!health || health.ok) {
           // The registry listener starts after the API one; any HTTP answer means it is up.
-          const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
-          await base.arrayBuffer();
+          if (role !== 'api') {
+            const base = await fetch(`${registryUrl}/v2/`, { signal: AbortSignal.timeout(2_000) });
+            await base.arrayBuffer();
+          }
           return;
         }
         lastError = `GET /healthz → ${health.status}`;
@@ -156,7 +185,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`server not ready after ${options.readyTimeoutMs ?? 20_000} ms (${lastError})\n--- logs\n${logs}`);
+        throw new Error(`server not ready after ${readyTimeoutMs} ms (${lastError})\n--- logs\n${logs}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -191,6 +220,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     token,
     dataDir,
     databaseUrl,
+    storageUrl,
     get process() {
       return child;
     },
@@ -198,6 +228,7 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
       return logs;
     },
     stop,
+    fetch,
     kill: () => stop('SIGKILL'),
     async restart() {
       await stop();
@@ -241,6 +272,30 @@ export async function startServer(options: StartOptions = {}): Promise<TestServe
     },
   };
   return server;
+}
+
+/** fetch() over node:https trusting `ca` (enough for the JSON calls the tests make). */
+export function httpsFetch(ca: string): typeof globalThis.fetch {
+  return (input, init = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      const headers = Object.fromEntries(new Headers(init.headers).entries());
+      const req = httpsRequest(url, { method: init.method ?? 'GET', headers, ca }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const status = res.statusCode ?? 0;
+          const body = status === 204 || status === 304 ? null : Buffer.concat(chunks);
+          const responseHeaders = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : v);
+          resolve(new Response(body, { status, headers: responseHeaders }));
+        });
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (init.signal) init.signal.addEventListener('abort', () => req.destroy(new Error('aborted')));
+      req.end(typeof init.body === 'string' || init.body instanceof Uint8Array ? init.body : undefined);
+    });
 }
 
 /** A registry name no other test uses. */

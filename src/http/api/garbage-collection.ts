@@ -92,7 +92,9 @@ export function registerGarbageCollectionRoutes(app: FastifyInstance, ctx: AppCo
         required: ['registry_name', 'garbage_collection_uuid'],
         properties: { registry_name: { type: 'string' }, garbage_collection_uuid: { type: 'string' } },
       },
-      body: { type: 'object', required: ['cancel'], properties: { cancel: { type: 'boolean' } } },
+      // `cancel` is optional in the reference, whose curl example sends no body: nothing to change.
+      body: { type: 'object', properties: { cancel: { type: 'boolean' } } },
+      bodyOptional: true,
       success: { status: 200, description: 'The run', schema: single },
       extraErrors: [412],
       async handler({ ctx, registry, params, body }) {

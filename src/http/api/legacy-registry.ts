@@ -40,7 +40,7 @@ export function registerLegacyRegistryRoutes(app: FastifyInstance, ctx: AppConte
     success: { status: 200, description: 'The registry', schema: registryBody },
     extraErrors: [412],
     async handler({ ctx, team }) {
-      return { registry: presentRegistryWithSubscription(await onlyRegistry(ctx, team.id), team, ctx.subscriptions.tierOf(team)) };
+      return { registry: presentRegistryWithSubscription(await onlyRegistry(ctx, team.id), ctx.config.registryHost, team, ctx.subscriptions.tierOf(team)) };
     },
   });
 
@@ -62,7 +62,7 @@ export function registerLegacyRegistryRoutes(app: FastifyInstance, ctx: AppConte
     async handler({ ctx, team, body }) {
       const registry = await ctx.registries.create(team.id, { name: body.name, region: body.region, tierSlug: body.subscription_tier_slug });
       const updated = (await ctx.teams.byId(team.id))!;
-      return { registry: presentRegistryWithSubscription(registry, updated, ctx.subscriptions.tierOf(updated)) };
+      return { registry: presentRegistryWithSubscription(registry, ctx.config.registryHost, updated, ctx.subscriptions.tierOf(updated)) };
     },
   });
 

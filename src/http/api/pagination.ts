@@ -1,8 +1,12 @@
 import type { FastifyRequest } from 'fastify';
 
-/** The request's path without its query: the base of its page links. */
+/**
+ * The base of a request's page links: its route with each parameter re-encoded, rather than
+ * the path as the client wrote it, so nothing the client sent lands in a link unescaped.
+ */
 export function requestPath(req: FastifyRequest): string {
-  return (req.raw.url ?? '').split('?')[0]!;
+  const params = req.params as Record<string, string>;
+  return (req.routeOptions.url ?? '/').replace(/:(\w+)/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
 }
 
 /** DigitalOcean-style page links: absolute URLs built from the public API URL. */

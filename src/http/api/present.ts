@@ -23,10 +23,14 @@ export function presentSubscription(team: Team, tier: Tier) {
   return { tier: presentTier(tier), created_at: timestamp(team.created_at), updated_at: timestamp(team.subscription_updated_at) };
 }
 
-/** DigitalOcean's `Multiregistry` (no subscription). */
-export function presentRegistry(registry: Registry) {
+/**
+ * DigitalOcean's `Multiregistry` (no subscription), plus Berth's additive `endpoint`: where
+ * its images live, `<registry host>/<name>` (what doctl shows as a registry's Endpoint).
+ */
+export function presentRegistry(registry: Registry, registryHost: string) {
   return {
     name: registry.name,
+    endpoint: `${registryHost}/${registry.name}`,
     created_at: timestamp(registry.created_at),
     region: registry.region,
     storage_usage_bytes: registry.storage_usage_bytes,
@@ -35,10 +39,15 @@ export function presentRegistry(registry: Registry) {
 }
 
 /** DigitalOcean's legacy `Registry`: the base fields plus the team's subscription. */
-export function presentRegistryWithSubscription(registry: Registry, team: Team, tier: Tier) {
-  return { ...presentRegistry(registry), subscription: presentSubscription(team, tier) };
+export function presentRegistryWithSubscription(registry: Registry, registryHost: string, team: Team, tier: Tier) {
+  return { ...presentRegistry(registry, registryHost), subscription: presentSubscription(team, tier) };
 }
 
+/**
+ * DigitalOcean's `RepositoryManifest`, plus Berth's additive fields (README "Extensions"):
+ * `media_type`, `artifact_type`, `subject_digest`, blob `media_type` and `size_bytes`, an
+ * index's `manifests` with their platforms, and `referrers`.
+ */
 export function presentManifest(registryName: string, m: ManifestSummary) {
   return {
     registry_name: registryName,
@@ -48,7 +57,19 @@ export function presentManifest(registryName: string, m: ManifestSummary) {
     size_bytes: m.sizeBytes,
     updated_at: timestamp(m.updatedAt),
     tags: m.tags,
-    blobs: m.blobs.map((b) => ({ digest: b.digest, compressed_size_bytes: b.compressedSizeBytes })),
+    blobs: m.blobs.map((b) => ({ digest: b.digest, compressed_size_bytes: b.compressedSizeBytes, media_type: b.mediaType, size_bytes: b.sizeBytes })),
+    media_type: m.mediaType,
+    artifact_type: m.artifactType,
+    subject_digest: m.subjectDigest,
+    manifests: m.manifests.map((c) => ({
+      digest: c.digest,
+      media_type: c.mediaType,
+      platform: c.platform,
+      annotations: c.annotations,
+      compressed_size_bytes: c.compressedSizeBytes,
+      size_bytes: c.sizeBytes,
+    })),
+    referrers: m.referrers.map((r) => ({ digest: r.digest, media_type: r.mediaType, artifact_type: r.artifactType, annotations: r.annotations })),
   };
 }
 
@@ -64,6 +85,7 @@ export function presentTag(registryName: string, t: TagSummary) {
   };
 }
 
+/** DigitalOcean's `RepositoryV2`, plus Berth's additive `storage_usage_bytes` (what the repository stores). */
 export function presentRepositoryV2(registryName: string, r: RepositorySummary) {
   return {
     registry_name: registryName,
@@ -71,6 +93,7 @@ export function presentRepositoryV2(registryName: string, r: RepositorySummary) 
     tag_count: r.tagCount,
     manifest_count: r.manifestCount,
     ...(r.latestManifest ? { latest_manifest: presentManifest(registryName, r.latestManifest) } : {}),
+    storage_usage_bytes: r.storageUsageBytes,
   };
 }
 

@@ -18,7 +18,8 @@ function keyOf(req: FastifyRequest): string {
  */
 export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter): void {
   app.addHook('onRequest', async (req, reply) => {
-    if (UNLIMITED.has(req.url.split('?')[0]!)) return;
+    // The web console's static files are not API calls (route config `unlimited`, src/http/ui.ts).
+    if (UNLIMITED.has(req.url.split('?')[0]!) || (req.routeOptions.config as { unlimited?: boolean } | undefined)?.unlimited) return;
     const state = await limiter.hit(keyOf(req));
     reply.header('ratelimit-limit', String(state.limit)).header('ratelimit-remaining', String(state.remaining)).header('ratelimit-reset', String(state.reset));
     if (state.retryAfter !== undefined) {

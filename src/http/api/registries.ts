@@ -33,7 +33,7 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: AppContext): v
       const registries = await ctx.registries.listForTeam(team.id);
       const tier = ctx.subscriptions.tierOf(team);
       return {
-        registries: registries.map((r) => presentRegistryWithSubscription(r, team, tier)),
+        registries: registries.map((r) => presentRegistryWithSubscription(r, ctx.config.registryHost, team, tier)),
         total_storage_usage_bytes: registries.reduce((sum, r) => sum + r.storage_usage_bytes, 0),
       };
     },
@@ -55,7 +55,7 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: AppContext): v
     extraErrors: [409, 412, 422],
     async handler({ ctx, team, body }) {
       const registry = await ctx.registries.create(team.id, { name: body.name, region: body.region, tierSlug: body.subscription_tier_slug });
-      return { registry: presentRegistry(registry) };
+      return { registry: presentRegistry(registry, ctx.config.registryHost) };
     },
   });
 
@@ -68,8 +68,8 @@ export function registerRegistryRoutes(app: FastifyInstance, ctx: AppContext): v
     scopes: ['registry:read'],
     params: registryNameParam,
     success: { status: 200, description: 'The registry', schema: { type: 'object', properties: { registry: multiregistry } } },
-    async handler({ registry, params }) {
-      return { registry: presentRegistry(await registry(params.registry_name)) };
+    async handler({ ctx, registry, params }) {
+      return { registry: presentRegistry(await registry(params.registry_name), ctx.config.registryHost) };
     },
   });
 

@@ -64,6 +64,23 @@ function assertJsonTypes(schema: object, body: unknown): void {
 }
 
 /**
+ * Ajv coerces `1e400` to Infinity and then lets it through `integer` and `maximum` alike; it
+ * would reach the database as an offset. Numeric query parameters must at least be finite.
+ */
+function assertFiniteNumbers(schema: object, query: unknown): void {
+  const properties = (schema as { properties?: Record<string, { type?: string }> }).properties ?? {};
+  for (const [name, value] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    const type = properties[name]?.type;
+    if ((type === 'integer' || type === 'number') && typeof value === 'string' && value.trim() !== '') {
+      const n = Number(value);
+      // Worded like Ajv's own messages, which answer every other bad number.
+      if (Number.isNaN(n)) throw new AppError('BAD_REQUEST', `${name}: must be ${type}`);
+      if (!Number.isFinite(n)) throw new AppError('BAD_REQUEST', `${name}: is out of range`);
+    }
+  }
+}
+
+/**
  * Registers one operation: its schema (validation, serialisation and OpenAPI at once), then
  * bearer authentication and the scope check before the handler runs.
  */
@@ -97,7 +114,11 @@ export function defineRoute<P = Record<string, string>, Q = Record<string, unkno
       (req as FastifyRequest & { principal?: Principal }).principal = principal;
     },
     preValidation: async (req) => {
-      if (route.bodyOptional && (req.body === undefined || req.body === null)) req.body = {};
+      if (route.querystring) assertFiniteNumbers(route.querystring, req.query);
+      if (route.body && req.body === undefined) {
+        if (!route.bodyOptional) throw new AppError('BAD_REQUEST', 'the request body is empty; send a JSON object');
+        req.body = {};
+      }
       if (route.body) assertJsonTypes(route.body, req.body);
     },
     handler: async (req, reply) => {

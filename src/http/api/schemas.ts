@@ -38,6 +38,8 @@ export const subscription = {
 
 const registryBaseProperties = {
   name: str,
+  /** Berth's extension: `<registry host>/<name>`, the prefix of the registry's image references. */
+  endpoint: str,
   created_at: dateTime,
   region: str,
   storage_usage_bytes: int,
@@ -49,7 +51,22 @@ export const multiregistry = { type: 'object', properties: registryBasePropertie
 /** DigitalOcean's legacy `Registry`: the base plus the team's subscription. */
 export const registryWithSubscription = { type: 'object', properties: { ...registryBaseProperties, subscription } } as const;
 
-const repositoryBlob = { type: 'object', properties: { digest: str, compressed_size_bytes: int } } as const;
+/** Berth's extensions to DigitalOcean's `repository_blob`: the blob's media type and uncompressed size. */
+const repositoryBlob = { type: 'object', properties: { digest: str, compressed_size_bytes: int, media_type: str, size_bytes: int } } as const;
+const annotations = { type: 'object', additionalProperties: str } as const;
+const platform = {
+  type: 'object',
+  properties: { os: str, architecture: str, variant: str, 'os.version': str },
+} as const;
+
+/** Berth's extension: a child of an image index, with its platform and sizes. */
+const indexChild = {
+  type: 'object',
+  properties: { digest: str, media_type: str, platform, annotations, compressed_size_bytes: int, size_bytes: int },
+} as const;
+
+/** Berth's extension: a manifest whose subject is this one (signature, SBOM, attestation). */
+const referrer = { type: 'object', properties: { digest: str, media_type: str, artifact_type: str, annotations } } as const;
 
 export const repositoryManifest = {
   type: 'object',
@@ -62,6 +79,12 @@ export const repositoryManifest = {
     updated_at: dateTime,
     tags: { type: 'array', items: str },
     blobs: { type: 'array', items: repositoryBlob },
+    // Berth's additive extensions (README "Extensions to DigitalOcean's API").
+    media_type: str,
+    artifact_type: str,
+    subject_digest: str,
+    manifests: { type: 'array', items: indexChild },
+    referrers: { type: 'array', items: referrer },
   },
 } as const;
 
@@ -85,7 +108,8 @@ export const repositoryV1 = {
 
 export const repositoryV2 = {
   type: 'object',
-  properties: { registry_name: str, name: str, latest_manifest: repositoryManifest, tag_count: int, manifest_count: int },
+  // storage_usage_bytes: Berth's extension, the distinct bytes the repository stores.
+  properties: { registry_name: str, name: str, latest_manifest: repositoryManifest, tag_count: int, manifest_count: int, storage_usage_bytes: int },
 } as const;
 
 export const garbageCollection = {
@@ -140,7 +164,8 @@ export const options = {
 // Request pieces.
 export const registryNameParam = { type: 'object', required: ['registry_name'], properties: { registry_name: str } } as const;
 export const pageQuery = {
-  page: { type: 'integer', minimum: 1, default: 1 },
+  // Bounded so that (page - 1) × per_page stays an exact integer any database accepts.
+  page: { type: 'integer', minimum: 1, maximum: 1_000_000_000, default: 1 },
   per_page: { type: 'integer', minimum: 1, maximum: 200, default: 20 },
 } as const;
 export const tierSlug = { type: 'string', enum: [...TIER_SLUGS] } as const;

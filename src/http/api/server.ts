@@ -2,15 +2,18 @@ import swagger from '@fastify/swagger';
 import type { FastifyError, FastifyInstance } from 'fastify';
 import { RateLimiter } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
-import { AppError, isAppError, toDoBody, type ErrorCode } from '../../errors/index.js';
+import { AppError, toDoBody, type ErrorCode } from '../../errors/index.js';
+import { capEcho, truncate } from '../error-replies.js';
 import { createFastify } from '../fastify.js';
 import type { Metrics } from '../metrics.js';
+import { registerConsole } from '../ui.js';
 import { registerGarbageCollectionRoutes } from './garbage-collection.js';
 import { registerLegacyRegistryRoutes } from './legacy-registry.js';
 import { registerRateLimit } from './rate-limit.js';
 import { registerRegistryRoutes } from './registries.js';
 import { registerRepositoryRoutes } from './repositories.js';
 import { registerRevokeRoute } from './revoke.js';
+import { acceptBodylessJson } from './json-body.js';
 import { errorBody } from './schemas.js';
 import { registerSubscriptionRoutes } from './subscription.js';
 
@@ -21,19 +24,12 @@ export interface ApiServerHooks {
 
 /** The API listener: DigitalOcean's registry API, health, metrics and its OpenAPI description. */
 export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiServerHooks = {}): FastifyInstance {
-  const app = createFastify(ctx, 'api');
-
-  // A body-less POST (dots' GC start) arrives with no content type; treat it as no body.
-  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    const appError = toAppError(err);
-    if (appError.code === 'INTERNAL') req.log.error({ err }, 'unhandled error');
-    reply.headers(appError.headers);
-    return reply.status(appError.status).send(toDoBody(appError, req.id));
+  const app = createFastify(ctx, 'api', {
+    body: (err, requestId) => capEcho(toDoBody(err, requestId)),
+    translate: fromValidation,
+    notFound: () => new AppError('NOT_FOUND'),
   });
-  app.setNotFoundHandler((req, reply) => {
-    reply.status(404).send(toDoBody(new AppError('NOT_FOUND'), req.id));
-  });
+  acceptBodylessJson(app);
   app.addSchema(errorBody);
   registerRateLimit(app, new RateLimiter(ctx.db, ctx.config.rateLimitPerHour, ctx.config.rateLimitPerMinute));
 
@@ -54,6 +50,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
     registerGarbageCollectionRoutes(api, ctx, hooks.gcChanged ?? (() => undefined));
     registerRevokeRoute(api, ctx);
   });
+  if (ctx.config.ui) registerConsole(app, app.log);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   app.get('/healthz', { schema: { hide: true } }, async () => {
@@ -67,23 +64,15 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
   return app;
 }
 
-/** One mapping from anything thrown to DigitalOcean's error vocabulary. */
-function toAppError(err: FastifyError | AppError): AppError {
-  if (isAppError(err)) return err;
-  if (err.validation) {
-    const first = err.validation[0]!;
-    const params = first.params as { missingProperty?: string; allowedValues?: unknown[] };
-    const field = params.missingProperty ?? (first.instancePath.replace(/^\//, '').replaceAll('/', '.') || err.validationContext || 'request');
-    const detail = params.allowedValues ? `must be one of ${params.allowedValues.join(', ')}` : params.missingProperty ? 'is required' : (first.message ?? 'is invalid');
-    // A body that is not even an object is unreadable (400); a bad field in it is unprocessable (422).
-    const fieldLevel = err.validationContext === 'body' && (first.instancePath !== '' || params.missingProperty !== undefined);
-    const code: ErrorCode = fieldLevel ? 'UNPROCESSABLE' : 'BAD_REQUEST';
-    return new AppError(code, `${field}: ${detail}`);
-  }
-  if (err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') return new AppError('BAD_REQUEST', 'the request body is empty; send a JSON object');
-  if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new AppError('BAD_REQUEST', 'the request body is too large');
-  if (err.statusCode === 400) return new AppError('BAD_REQUEST', `error parsing request body: ${err.message}`);
-  if (err.statusCode === 415) return new AppError('BAD_REQUEST', `unsupported content type: ${err.message}`);
-  if (typeof err.statusCode === 'number' && err.statusCode > 400 && err.statusCode < 500) return new AppError('BAD_REQUEST', err.message);
-  return new AppError('INTERNAL');
+/** Schema validation failures as DigitalOcean reports them: 400, or 422 naming a bad body field. */
+function fromValidation(err: FastifyError): AppError | undefined {
+  if (!err.validation) return undefined;
+  const first = err.validation[0]!;
+  const params = first.params as { missingProperty?: string; allowedValues?: unknown[] };
+  const field = params.missingProperty ?? (first.instancePath.replace(/^\//, '').replaceAll('/', '.') || err.validationContext || 'request');
+  const detail = params.allowedValues ? `must be one of ${params.allowedValues.join(', ')}` : params.missingProperty ? 'is required' : (first.message ?? 'is invalid');
+  // A body that is not even an object is unreadable (400); a bad field in it is unprocessable (422).
+  const fieldLevel = err.validationContext === 'body' && (first.instancePath !== '' || params.missingProperty !== undefined);
+  const code: ErrorCode = fieldLevel ? 'UNPROCESSABLE' : 'BAD_REQUEST';
+  return new AppError(code, truncate(`${field}: ${detail}`));
 }

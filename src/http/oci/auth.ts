@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { formatScope, registryActionsOf, type Principal, type RegistryAction, type RegistryClaims } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
+import { publicOrigin } from '../forwarded.js';
 
 /** Who is calling the registry and what they may do, resolved once per request. */
 export interface RegistryCaller {
@@ -26,12 +27,22 @@ async function pullableRegistries(ctx: AppContext, principal: Principal | undefi
   return registries.filter((r) => principal.registryName === null || r.name === principal.registryName).map((r) => r.id);
 }
 
-/** `Bearer realm=…,service=…[,scope=…][,error=…]`, pointing clients at our token endpoint. */
+/** A quoted-string parameter value: quotes and backslashes escaped, control characters dropped. */
+function quoted(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return `"${value.replace(/[\x00-\x1f\x7f]/g, '').replace(/["\\]/g, '\\$&')}"`;
+}
+
+/**
+ * `Bearer realm=…,service=…[,scope=…][,error=…]`, pointing clients at our token endpoint. The
+ * realm comes from configuration (the public registry host, https when TLS is on) or from a
+ * trusted proxy's X-Forwarded-Proto/-Host, never from the client's Host header.
+ */
 export function challenge(ctx: AppContext, req: FastifyRequest, scope?: string, error?: 'invalid_token' | 'insufficient_scope'): string {
-  const host = req.headers.host ?? ctx.config.registryHost;
-  let value = `Bearer realm="${req.protocol}://${host}/auth/token",service="${ctx.registryTokens.service}"`;
-  if (scope) value += `,scope="${scope}"`;
-  if (error) value += `,error="${error}"`;
+  const realm = `${publicOrigin(ctx.config, req, ctx.config.registryHost)}/auth/token`;
+  let value = `Bearer realm=${quoted(realm)},service=${quoted(ctx.registryTokens.service)}`;
+  if (scope) value += `,scope=${quoted(scope)}`;
+  if (error) value += `,error=${quoted(error)}`;
   return value;
 }
 

@@ -1,3 +1,4 @@
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { AppError } from '../../errors/index.js';
 import { parseDigest } from '../../oci/index.js';
 import { sendRandomAccess } from '../send-random-access.js';
@@ -30,11 +31,48 @@ function parseRange(header: string | undefined, size: number): { start: number; 
   return { start, end };
 }
 
+/**
+ * How long a redirect URL for a blob GET stays valid. The client follows it at once and S3
+ * checks the expiry only when a request starts, so a long download is never cut off; minutes
+ * rather than hours keep a leaked URL short-lived (the read JWT it stands in for lives 5 min),
+ * with room for clock skew between Berth and the object store.
+ */
+const REDIRECT_TTL_SECONDS = 10 * 60;
+
+/**
+ * Passes `source` through, failing the stream when it does not carry exactly `length` bytes.
+ * The headers have promised that many: a short body that ended normally would leave a
+ * keep-alive client waiting for the rest; failing makes the server drop the connection.
+ */
+function exactly(source: Readable, length: number): Readable {
+  let seen = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length;
+      done(seen > length ? new Error(`stored object is longer than the ${length} bytes recorded`) : null, chunk);
+    },
+    flush(done) {
+      done(seen === length ? null : new Error(`stored object ended after ${seen} of ${length} bytes`));
+    },
+  });
+  // Errors of the source reach `check` too, and Fastify drops the connection on either.
+  pipeline(source, check, () => undefined);
+  return check;
+}
+
 export async function getBlob(r: OciRequest, digest: string, head: boolean): Promise<void> {
   checkDigest(digest);
   const repository = await r.ctx.repositories.find(r.registry.id, r.name.path);
   const stat = repository ? await r.ctx.blobs.stat(repository.id, digest) : undefined;
   if (!repository || !stat) throw new AppError('BLOB_UNKNOWN', `blob ${digest} is not in ${r.name.full}`, { detail: { digest } });
+  if (!head && r.ctx.config.storageRedirect) {
+    // As Distribution's redirect middleware and DigitalOcean's CDN do: the bytes come from storage.
+    const url = await r.ctx.blobs.redirectUrl(stat, REDIRECT_TTL_SECONDS);
+    if (url) {
+      r.reply.status(307).header('Location', url).header('Docker-Content-Digest', digest).header('Content-Length', '0').send();
+      return;
+    }
+  }
   const range = parseRange(r.req.headers.range, stat.size);
   r.reply
     .header('Docker-Content-Digest', digest)
@@ -55,9 +93,9 @@ export async function getBlob(r: OciRequest, digest: string, head: boolean): Pro
     r.reply.send(Buffer.alloc(0));
     return;
   }
-  const object = await r.ctx.blobs.openRandomAccess(digest);
+  const object = await r.ctx.blobs.openRandomAccess(stat);
   if (object) return sendRandomAccess(r.reply, object, range?.start ?? 0, range?.end ?? stat.size - 1);
-  r.reply.send(await r.ctx.blobs.open(repository.id, digest, range));
+  r.reply.send(exactly(await r.ctx.blobs.open(stat, range), range ? range.end - range.start + 1 : stat.size));
 }
 
 export async function deleteBlob(r: OciRequest, digest: string): Promise<void> {

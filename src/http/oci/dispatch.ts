@@ -2,6 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { RegistryAction } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError } from '../../errors/index.js';
+import { truncate } from '../error-replies.js';
 import { parseRepositoryName } from '../../oci/index.js';
 import { authenticate } from './auth.js';
 import { deleteBlob, getBlob } from './blobs.js';
@@ -27,7 +28,7 @@ export async function dispatch(ctx: AppContext, req: FastifyRequest, reply: Fast
   const q = rawUrl.indexOf('?');
   const path = q < 0 ? rawUrl : rawUrl.slice(0, q);
   const route = matchOciRoute(path);
-  if (!route) throw new AppError('NOT_FOUND', `no such endpoint: ${req.method} ${path}`);
+  if (!route) throw new AppError('NOT_FOUND', `no such endpoint: ${req.method} ${truncate(path)}`);
   if (!ROUTE_METHODS[route.kind].includes(req.method)) {
     throw new AppError('UNSUPPORTED', `${req.method} is not supported on ${route.kind} endpoints`);
   }

@@ -1,6 +1,7 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppContext } from '../../context.js';
-import { AppError, isAppError, toOciBody } from '../../errors/index.js';
+import { AppError, toOciBody } from '../../errors/index.js';
+import { capEcho, truncate } from '../error-replies.js';
 import { createFastify } from '../fastify.js';
 import { registerTokenRoutes } from '../token/routes.js';
 import { authenticate } from './auth.js';
@@ -11,7 +12,11 @@ const METHODS = ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
 
 /** The registry listener: OCI Distribution v1.1 under /v2 and the token service. */
 export function createRegistryServer(ctx: AppContext): FastifyInstance {
-  const app = createFastify(ctx, 'registry');
+  const app = createFastify(ctx, 'registry', {
+    body: (err) => capEcho(toOciBody(err)),
+    headers: { 'Docker-Distribution-API-Version': 'registry/2.0' },
+    notFound: (req) => new AppError('NOT_FOUND', `no such endpoint: ${req.method} ${truncate(req.url.split('?')[0]!)}`),
+  });
 
   // Bodies are streamed by the handlers themselves (blobs) or read with a limit (manifests).
   app.removeAllContentTypeParsers();
@@ -19,27 +24,6 @@ export function createRegistryServer(ctx: AppContext): FastifyInstance {
 
   app.addHook('onRequest', async (_req, reply) => {
     reply.header('Docker-Distribution-API-Version', 'registry/2.0');
-  });
-
-  app.setErrorHandler((err: FastifyError | AppError, req, reply) => {
-    let appError: AppError;
-    if (isAppError(err)) {
-      appError = err;
-    } else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
-      appError = new AppError(err.statusCode === 413 ? 'SIZE_INVALID' : 'UNSUPPORTED', err.message);
-    } else {
-      req.log.error({ err }, 'unhandled error');
-      appError = new AppError('INTERNAL', 'internal server error');
-    }
-    if (appError.status >= 500) req.log.error({ err }, 'request failed');
-    const status = isAppError(err) ? appError.status : (err.statusCode ?? appError.status);
-    reply.headers(appError.headers);
-    reply.removeHeader('Content-Length');
-    return reply.status(status).header('Content-Type', 'application/json; charset=utf-8').send(toOciBody(appError));
-  });
-
-  app.setNotFoundHandler((req, reply) => {
-    reply.status(404).header('Content-Type', 'application/json; charset=utf-8').send({ errors: [{ code: 'NOT_FOUND', message: `no such endpoint: ${req.method} ${req.url.split('?')[0]}` }] });
   });
 
   const base = async (req: FastifyRequest, reply: FastifyReply) => {

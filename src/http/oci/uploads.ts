@@ -72,6 +72,9 @@ export async function startUpload(r: OciRequest): Promise<void> {
   } else {
     setUploadHeaders(r, upload.id, 0);
   }
+  // OCI 1.1: chunks smaller than this cost the storage extra work (S3's part minimum); smaller ones still work.
+  const minChunk = r.ctx.driver.sessions.minChunkBytes;
+  if (minChunk) r.reply.header('OCI-Chunk-Min-Length', String(minChunk));
   r.reply.status(202).send();
 }
 

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { blobKey, uploadedBlobKey, uploadKey, type Appended, type SessionState, type UploadSessions } from './driver.js';
+import type { S3Bucket } from './s3-bucket.js';
+
+/** S3's smallest part but the last. */
+export const MIN_PART_BYTES = 5 * 1024 * 1024;
+export const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
+/**
+ * S3's largest part number. Part sizes double every PARTS_PER_SIZE parts (8, 16, 32, 64, 128
+ * MiB), so a blob may reach about 0.5 TiB while memory stays bounded by the largest part.
+ */
+const MAX_PARTS = 10_000;
+const PARTS_PER_SIZE = 2_000;
+/** Parts uploaded side by side while the request keeps streaming in. */
+const PARTS_IN_FLIGHT = 2;
+
+/**
+ * An upload in progress on S3. Bytes go into a multipart upload (created with the first part)
+ * whose object is `blobs/uploads/<id>`; bytes that do not fill a part yet (S3 needs 5 MiB for
+ * every part but the last, clients PATCH 1 MiB) wait as small "tail" objects under
+ * `uploads/<id>/`, named by their offset plus a nonce so no two appends ever write the same
+ * key. The append that fills a part reads the tail back and folds it in: memory per upload
+ * stays within a few parts (PARTS_IN_FLIGHT uploading, one filling) whatever the blob size.
+ *
+ * Two appends racing on one offset (a client retry on another node) are settled by the
+ * caller's conditional update; the loser's parts may overwrite the winner's part numbers,
+ * which CompleteMultipartUpload then rejects by ETag (never silently wrong content).
+ */
+interface S3Session {
+  mpu?: string;
+  parts: { n: number; etag: string; size: number }[];
+  tail: { key: string; size: number }[];
+}
+
+/** Upload sessions on S3 multipart uploads; any node can continue one from its stored state. */
+export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): UploadSessions {
+  const partSizeFor = (n: number): number => partSize * 2 ** Math.floor((n - 1) / PARTS_PER_SIZE);
+
+  return {
+    portable: true,
+    minChunkBytes: MIN_PART_BYTES,
+    begin: () => ({ parts: [], tail: [] }) satisfies S3Session,
+
+    async append(id, state, size, source): Promise<Appended> {
+      const session = parseSession(state, size);
+      const target = uploadedBlobKey(id);
+      let mpu = session.mpu;
+      const parts = [...session.parts];
+      let tail = [...session.tail];
+      const consumed: string[] = [];
+      const written: string[] = [];
+      const inFlight: Promise<void>[] = [];
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let tailBytes = sum(tail);
+      let received = size;
+
+      const cutPart = async (): Promise<void> => {
+        const body = Buffer.concat([...(await Promise.all(tail.map((t) => bucket.getBytes(t.key)))), ...pending]);
+        consumed.push(...tail.map((t) => t.key));
+        tail = [];
+        tailBytes = 0;
+        pending = [];
+        pendingBytes = 0;
+        if (parts.length >= MAX_PARTS) throw new Error(`upload ${id} exceeds S3's ${MAX_PARTS} parts`);
+        mpu ??= await bucket.createMultipart(target);
+        const slot = { n: parts.length + 1, etag: '', size: body.length };
+        parts.push(slot);
+        const uploadId = mpu;
+        inFlight.push(bucket.uploadPart(target, uploadId, slot.n, body).then((etag) => void (slot.etag = etag)));
+        if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
+      };
+
+      try {
+        for await (const chunk of source) {
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          received += chunk.length;
+          if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) await cutPart();
+        }
+        // Only full parts: a client sending 6 MiB PATCHes must not spend S3's 10,000 parts on 6 MiB each.
+        if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) {
+          await cutPart();
+        } else if (pendingBytes > 0) {
+          const key = `${uploadKey(id)}/${String(received - pendingBytes).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
+          await bucket.put(key, Buffer.concat(pending));
+          written.push(key);
+          tail.push({ key, size: pendingBytes });
+        }
+        await Promise.all(inFlight);
+      } catch (err) {
+        await Promise.allSettled(inFlight);
+        await Promise.allSettled(written.map((k) => bucket.delete(k)));
+        throw err;
+      }
+      const next: S3Session = { ...(mpu ? { mpu } : {}), parts, tail };
+      return {
+        state: next as unknown as SessionState,
+        size: received,
+        settle: async () => void (await Promise.allSettled(consumed.map((k) => bucket.delete(k)))),
+        undo: async () => void (await Promise.allSettled(written.map((k) => bucket.delete(k)))),
+      };
+    },
+
+    async read() {
+      throw new Error('S3 upload sessions cannot be read back before they finish; their hash state is kept instead');
+    },
+
+    async finish(id, state, size, digest) {
+      const session = parseSession(state, size);
+      const tailBytes = await Promise.all(session.tail.map((t) => bucket.getBytes(t.key)));
+      let key: string;
+      if (session.parts.length === 0) {
+        // Smaller than a part: one PutObject under the digest's own key, no multipart upload.
+        key = digest ? blobKey(digest) : uploadedBlobKey(id);
+        await bucket.put(key, Buffer.concat(tailBytes));
+        if (session.mpu) await bucket.abortMultipart(uploadedBlobKey(id), session.mpu);
+      } else {
+        key = uploadedBlobKey(id);
+        const parts = [...session.parts];
+        if (tailBytes.length > 0) {
+          const body = Buffer.concat(tailBytes);
+          parts.push({ n: parts.length + 1, etag: await bucket.uploadPart(key, session.mpu!, parts.length + 1, body), size: body.length });
+        }
+        await bucket.completeMultipart(key, session.mpu!, parts);
+        // radosgw 16 answers CompleteMultipartUpload with an empty ETag: check the object itself.
+        const head = await bucket.head(key);
+        if (head?.size !== size) throw new Error(`S3 assembled ${head ? head.size : 'no'} bytes for upload ${id}, expected ${size}`);
+      }
+      await Promise.allSettled(session.tail.map((t) => bucket.delete(t.key)));
+      return key;
+    },
+
+    async abort(id, state) {
+      const session = state as Partial<S3Session>;
+      const target = uploadedBlobKey(id);
+      if (typeof session.mpu === 'string') await bucket.abortMultipart(target, session.mpu);
+      // Multipart uploads an interrupted append created but never recorded.
+      for await (const u of bucket.multipartUploads(target)) if (u.key === target) await bucket.abortMultipart(u.key, u.uploadId);
+      for await (const o of bucket.list(uploadKey(id))) await bucket.delete(o.key);
+    },
+
+    async sweep(cutoff, isLive) {
+      let removed = 0;
+      for await (const u of bucket.multipartUploads('blobs/uploads/')) {
+        if (u.initiated >= cutoff || (await isLive(u.key.slice('blobs/uploads/'.length)))) continue;
+        await bucket.abortMultipart(u.key, u.uploadId);
+        removed++;
+      }
+      for await (const o of bucket.list('uploads')) {
+        if (o.modifiedAt >= cutoff || (await isLive(o.key.split('/')[1] ?? ''))) continue;
+        await bucket.delete(o.key);
+        removed++;
+      }
+      return removed;
+    },
+  };
+}
+
+function sum(items: { size: number }[]): number {
+  return items.reduce((total, i) => total + i.size, 0);
+}
+
+/** The session as stored, checked against the size the caller recorded. */
+function parseSession(state: SessionState, size: number): S3Session {
+  const s = state as Partial<S3Session>;
+  if (!Array.isArray(s.parts) || !Array.isArray(s.tail)) throw new Error('not an S3 upload session (was the storage changed while uploads were open?)');
+  const session: S3Session = { ...(typeof s.mpu === 'string' ? { mpu: s.mpu } : {}), parts: s.parts, tail: s.tail };
+  const held = sum(session.parts) + sum(session.tail);
+  if (held !== size) throw new Error(`S3 upload session holds ${held} bytes, its row says ${size}`);
+  return session;
+}

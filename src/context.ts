@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { hostname } from 'node:os';
-import { CredentialService, RegistryTokenService } from './auth/index.js';
+import { CredentialService, MemoryRateLimiter, RateLimiter, RegistryTokenService, type Clock } from './auth/index.js';
 import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { createLogger } from './logging.js';
@@ -44,17 +44,22 @@ export interface AppContext {
   subscriptions: SubscriptionService;
   registryTokens: RegistryTokenService;
   gc: GarbageCollectionService;
+  /** The API's limits: per identity in the database, per address (unauthenticated) in memory. */
+  rateLimits: { identified: RateLimiter; anonymous: MemoryRateLimiter };
   close(): Promise<void>;
 }
 
 export interface ContextOverrides {
   driver?: BlobDriver;
   logger?: Logger;
+  /** Time for rate limits, credential checks and JWTs (tests move it instead of waiting). */
+  clock?: Clock;
 }
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config.logLevel);
+  const clock = overrides.clock ?? Date.now;
   const db = connectDatabase(config.database);
   try {
     await migrateToLatest(db);
@@ -65,8 +70,9 @@ export async function createContext(config: Readonly<Config>, overrides: Context
   const driver = overrides.driver ?? (await createDriver(config.storage));
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
-  const quota = new TierQuota(db, usage, tiers);
+  const quota = new TierQuota(db, usage, tiers, { maxUploadSessions: config.maxUploadSessions });
   const registries = new RegistryService(db, config.regions, tiers);
+  const credentials = new CredentialService(db, clock);
   const registryTokens = new RegistryTokenService(db, {
     service: config.registryHost,
     tokenTtlSeconds: config.tokenTtlSeconds,
@@ -75,7 +81,10 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       const r = await registries.byName(name);
       return r ? { teamId: r.team_id, readOnly: r.read_only !== 0 } : undefined;
     },
+    isCredentialLive: (id) => credentials.isLive(id),
+    clock,
   });
+  const limits = { perHour: config.rateLimitPerHour, perMinute: config.rateLimitPerMinute };
   await registryTokens.init();
   const manifests = new ManifestService(db, driver, quota);
   return {
@@ -85,7 +94,7 @@ export async function createContext(config: Readonly<Config>, overrides: Context
     dialect: config.database.dialect,
     driver,
     teams: new TeamService(db),
-    credentials: new CredentialService(db),
+    credentials,
     registries,
     repositories: new RepositoryService(db, quota),
     blobs: new BlobService(db, driver, quota, (config.gcGraceSeconds * 1000) / 2),
@@ -105,6 +114,10 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
       onFinished: (registryId) => usage.markDirty(registryId),
     }),
+    rateLimits: {
+      identified: new RateLimiter(db, limits, clock, (err) => logger.error({ err }, 'pruning the rate-limit log failed')),
+      anonymous: new MemoryRateLimiter(limits, clock),
+    },
     close: async () => {
       usage.stop();
       await db.destroy();

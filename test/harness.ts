@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { bootstrap } from '../src/bootstrap.js';
 import { loadConfig, type ServeFlags } from '../src/config/index.js';
-import { createContext, type AppContext } from '../src/context.js';
+import { createContext, type AppContext, type ContextOverrides } from '../src/context.js';
 import { createApiServer } from '../src/http/api/server.js';
 import { Metrics } from '../src/http/metrics.js';
 import { createRegistryServer } from '../src/http/oci/server.js';
@@ -40,7 +40,8 @@ export interface Harness {
 
 export const REGISTRY_HOST = 'registry.test';
 
-export async function startHarness(flags: ServeFlags = {}): Promise<Harness> {
+/** `overrides` reach createContext (e.g. a `clock` the test moves instead of waiting). */
+export async function startHarness(flags: ServeFlags = {}, overrides: ContextOverrides = {}): Promise<Harness> {
   const token = `dop_v1_${randomBytes(32).toString('hex')}`;
   const config = loadConfig(
     {
@@ -55,7 +56,7 @@ export async function startHarness(flags: ServeFlags = {}): Promise<Harness> {
     },
     { BERTH_BOOTSTRAP_TOKEN: token },
   );
-  const ctx = await createContext(config);
+  const ctx = await createContext(config, overrides);
   await bootstrap(ctx);
   const apiApp: FastifyInstance = createApiServer(ctx, new Metrics());
   const registryApp: FastifyInstance = createRegistryServer(ctx);

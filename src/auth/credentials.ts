@@ -1,6 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Db } from '../db/index.js';
 import { AppError } from '../errors/index.js';
+import type { Clock } from './rate-limiter.js';
 
 /** Management API scopes, as DigitalOcean names them. `*` is full access. */
 export const API_SCOPES = ['registry:read', 'registry:create', 'registry:update', 'registry:delete'] as const;
@@ -65,9 +66,30 @@ export interface IssuedToken {
   expiresAt: number | null;
 }
 
+/**
+ * How long a node trusts what it last read about a credential before reading it again. A
+ * credential revoked, deleted or expired on any node stops working everywhere within this
+ * time (expiry is checked on every use against the remembered expiry, so it is exact).
+ */
+export const CREDENTIAL_RECHECK_MS = 10_000;
+
+const LIVENESS_CACHE_SIZE = 10_000;
+
+interface Liveness {
+  live: boolean;
+  expiresAt: number | null;
+  checkedAt: number;
+}
+
 /** Issues, stores (hashed) and checks API tokens and docker credentials. */
 export class CredentialService {
-  constructor(private readonly db: Db) {}
+  private readonly liveness = new Map<string, Liveness>();
+  private readonly pending = new Map<string, Promise<Liveness>>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock = Date.now,
+  ) {}
 
   async issue(input: {
     teamId: string;
@@ -103,27 +125,58 @@ export class CredentialService {
     if (!TOKEN_PATTERN.test(secret)) return undefined;
     const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hashToken(secret)).executeTakeFirst();
     if (!row || row.revoked_at !== null) return undefined;
-    if (row.expires_at !== null && row.expires_at <= Date.now()) return undefined;
+    if (row.expires_at !== null && row.expires_at <= this.clock()) return undefined;
     return toPrincipal(row);
+  }
+
+  /**
+   * Whether the credential with this id still exists, is not revoked and has not expired, as
+   * this node last read it at most CREDENTIAL_RECHECK_MS ago. Registry JWTs name their
+   * credential, and this is what lets revoking it end the JWTs it was exchanged for, on every
+   * node sharing the database, without a query per request.
+   */
+  async isLive(id: string): Promise<boolean> {
+    const now = this.clock();
+    let known = this.liveness.get(id);
+    if (!known || now - known.checkedAt >= CREDENTIAL_RECHECK_MS || now < known.checkedAt) known = await this.readLiveness(id);
+    return known.live && (known.expiresAt === null || known.expiresAt > now);
+  }
+
+  private readLiveness(id: string): Promise<Liveness> {
+    const inFlight = this.pending.get(id);
+    if (inFlight) return inFlight;
+    const read = (async () => {
+      const checkedAt = this.clock();
+      const row = await this.db.selectFrom('tokens').select(['revoked_at', 'expires_at']).where('id', '=', id).executeTakeFirst();
+      const liveness: Liveness = { live: row !== undefined && row.revoked_at === null, expiresAt: row?.expires_at ?? null, checkedAt };
+      this.liveness.delete(id);
+      this.liveness.set(id, liveness);
+      if (this.liveness.size > LIVENESS_CACHE_SIZE) this.liveness.delete(this.liveness.keys().next().value!);
+      return liveness;
+    })().finally(() => this.pending.delete(id));
+    this.pending.set(id, read);
+    return read;
   }
 
   /** Re-checks a credential by id (refresh tokens name the credential, not its secret). */
   async byId(id: string): Promise<Principal | undefined> {
     const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
     if (!row || row.revoked_at !== null) return undefined;
-    if (row.expires_at !== null && row.expires_at <= Date.now()) return undefined;
+    if (row.expires_at !== null && row.expires_at <= this.clock()) return undefined;
     return toPrincipal(row);
   }
 
-  /** Revokes by secret; true when a live credential was revoked. */
+  /** Revokes by secret; true when a live credential was revoked. This node forgets it at once. */
   async revoke(secret: string): Promise<boolean> {
-    const result = await this.db
+    const revoked = await this.db
       .updateTable('tokens')
-      .set({ revoked_at: Date.now() })
+      .set({ revoked_at: this.clock() })
       .where('hash', '=', hashToken(secret))
       .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) > 0;
+      .returning('id')
+      .execute();
+    for (const { id } of revoked) this.liveness.set(id, { live: false, expiresAt: null, checkedAt: this.clock() });
+    return revoked.length > 0;
   }
 
   async hasAny(): Promise<boolean> {

@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerif
 import type { Db } from '../db/index.js';
 import { parseRepositoryName } from '../oci/index.js';
 import { registryActionsOf, type Principal, type RegistryAction } from './credentials.js';
+import type { Clock } from './rate-limiter.js';
 import { expandActions, type AccessEntry, type DeniedEntry } from './scope.js';
 
 type KeyLike = Awaited<ReturnType<typeof importJWK>>;
@@ -33,12 +34,17 @@ export interface RegistryTokenOptions {
   writeTokenTtlSeconds: number;
   /** Looks up a registry for the grant decision; undefined when it does not exist. */
   findRegistry: (name: string) => Promise<{ teamId: string; readOnly: boolean } | undefined>;
+  /** Whether the credential a JWT names may still be used (not revoked, deleted or expired). */
+  isCredentialLive: (id: string) => Promise<boolean>;
+  clock?: Clock;
 }
 
 const ALGORITHM = 'ES256';
 const ISSUER = 'berth';
 const REFRESH_TTL_SECONDS = 30 * 24 * 3600;
 const VERIFY_CACHE_SIZE = 10_000;
+/** Clock skew tolerated between the node that issued a JWT and the one checking it. */
+const SKEW_SECONDS = 60;
 
 /**
  * The Docker token service's core: decides what a credential gets (the intersection of what
@@ -57,6 +63,10 @@ export class RegistryTokenService {
 
   get service(): string {
     return this.options.service;
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
   }
 
   /** Loads the signing key, generating and persisting one on the very first start. */
@@ -131,9 +141,8 @@ export class RegistryTokenService {
 
   async issue(principal: Principal, requested: readonly AccessEntry[]): Promise<IssuedRegistryToken> {
     const { access, denied } = await this.grant(principal, requested);
-    const writes = access.some((a) => a.actions.some((x) => x !== 'pull' && x !== '*') || (a.type === 'repository' && a.actions.includes('*')));
-    let ttl = writes ? Math.min(this.options.tokenTtlSeconds, this.options.writeTokenTtlSeconds) : this.options.tokenTtlSeconds;
-    const now = Math.floor(Date.now() / 1000);
+    let ttl = grantsWrite(access) ? this.writeTtlSeconds : this.options.tokenTtlSeconds;
+    const now = Math.floor(this.now() / 1000);
     if (principal.expiresAt !== null) ttl = Math.max(1, Math.min(ttl, Math.floor(principal.expiresAt / 1000) - now));
     const token = await new SignJWT({ team: principal.teamId, reg: principal.registryName, access, denied })
       .setProtectedHeader({ alg: ALGORITHM, kid: this.key.kid, typ: 'JWT' })
@@ -148,13 +157,28 @@ export class RegistryTokenService {
     return { token, expiresIn: ttl, issuedAt: new Date(now * 1000).toISOString(), access };
   }
 
-  /** Verifies a registry JWT; undefined when it is malformed, tampered with, expired or for another service. */
+  private get writeTtlSeconds(): number {
+    return Math.min(this.options.tokenTtlSeconds, this.options.writeTokenTtlSeconds);
+  }
+
+  /**
+   * Verifies a registry JWT; undefined when it is malformed, tampered with, expired, for
+   * another service, longer-lived than this instance issues, or when the credential it was
+   * exchanged for has since been revoked, deleted or has expired (as this node last read it,
+   * at most CREDENTIAL_RECHECK_MS ago).
+   */
   async verify(token: string): Promise<RegistryClaims | undefined> {
+    const claims = await this.verifyClaims(token);
+    if (!claims) return undefined;
+    return (await this.options.isCredentialLive(claims.sub)) ? claims : undefined;
+  }
+
+  private async verifyClaims(token: string): Promise<RegistryClaims | undefined> {
     const cached = this.verified.get(token);
-    const nowSeconds = Date.now() / 1000;
+    const nowSeconds = this.now() / 1000;
     if (cached) return cached.exp > nowSeconds ? cached : undefined;
     const claims = await this.verifyJwt(token, 'access');
-    if (!claims) return undefined;
+    if (!claims || !this.saneLifetime(claims)) return undefined;
     const result: RegistryClaims = {
       sub: String(claims.sub),
       team: String(claims.team),
@@ -169,9 +193,25 @@ export class RegistryTokenService {
     return result;
   }
 
+  /**
+   * Our own JWTs live at most the configured lifetime (write-scoped ones the shorter one) and
+   * carry iat, exp and nbf in that order. Anything else was not issued by this configuration:
+   * a token minted with a leaked key for a year, or under an older, longer setting.
+   */
+  private saneLifetime(claims: Record<string, unknown>): boolean {
+    const { iat, exp, nbf } = claims;
+    if (typeof iat !== 'number' || typeof exp !== 'number' || typeof claims.sub !== 'string') return false;
+    const access = Array.isArray(claims.access) ? (claims.access as AccessEntry[]) : [];
+    const maxLifetime = grantsWrite(access) ? this.writeTtlSeconds : this.options.tokenTtlSeconds;
+    if (exp <= iat || exp - iat > maxLifetime) return false;
+    if (iat > this.now() / 1000 + SKEW_SECONDS) return false;
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > iat || nbf < iat - SKEW_SECONDS)) return false;
+    return true;
+  }
+
   /** A long-lived token naming the credential, for OAuth2 refresh_token grants. */
   async issueRefreshToken(principal: Principal): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.now() / 1000);
     let exp = now + REFRESH_TTL_SECONDS;
     if (principal.expiresAt !== null) exp = Math.min(exp, Math.floor(principal.expiresAt / 1000));
     return new SignJWT({ use: 'refresh' })
@@ -206,7 +246,14 @@ export class RegistryTokenService {
         key = await importJWK(JSON.parse(row.public_jwk) as JWK, row.algorithm);
         this.verifyKeys.set(kid, key);
       }
-      const { payload } = await jwtVerify(token, key, { issuer: ISSUER, audience: this.options.service, algorithms: [ALGORITHM] });
+      const { payload } = await jwtVerify(token, key, {
+        issuer: ISSUER,
+        audience: this.options.service,
+        algorithms: [ALGORITHM],
+        requiredClaims: ['exp', 'iat', 'sub'],
+        currentDate: new Date(this.now()),
+        clockTolerance: 0,
+      });
       const isRefresh = payload.use === 'refresh';
       if (isRefresh !== (use === 'refresh')) return undefined;
       return payload as Record<string, unknown>;
@@ -214,4 +261,9 @@ export class RegistryTokenService {
       return undefined;
     }
   }
+}
+
+/** True when any granted action changes images (anything but pull; `*` on the catalog only lists). */
+function grantsWrite(access: readonly AccessEntry[]): boolean {
+  return access.some((a) => Array.isArray(a.actions) && a.actions.some((x) => x !== 'pull' && !(a.type === 'registry' && x === '*')));
 }

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { bootstrap } from '../bootstrap.js';
-import { loadConfig, type ServeFlags } from '../config/index.js';
+import { loadConfig, type Config, type ServeFlags } from '../config/index.js';
 import { checkStorage, createContext } from '../context.js';
+import { createLogger } from '../logging.js';
 import { createApiServer } from '../http/api/server.js';
 import { Metrics } from '../http/metrics.js';
 import { createRegistryServer } from '../http/oci/server.js';
@@ -9,13 +11,16 @@ import { startGcWorker } from '../jobs/gc-worker.js';
 import { startLayerSizeJob } from '../jobs/layer-sizes.js';
 import { startUploadExpiry } from '../jobs/upload-expiry.js';
 import { readTlsMaterial, reloadCertificates } from '../http/tls.js';
+import { formatMode, restrictFiles, restrictTree } from '../storage/index.js';
 
 /** `berth serve`: config → context → listeners; SIGTERM/SIGINT drain and exit 0. */
 export async function serve(flags: ServeFlags): Promise<void> {
   const config = loadConfig(flags);
   // Unreadable or mismatched TLS files stop the start before anything else happens.
   if (config.tls) readTlsMaterial(config.tls);
-  const ctx = await createContext(config);
+  const logger = createLogger(config.logLevel);
+  await tightenPermissions(config, logger);
+  const ctx = await createContext(config, { logger });
   try {
     await checkStorage(ctx);
   } catch (err) {
@@ -73,4 +78,26 @@ export async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   // SIGHUP reloads the TLS certificate (e.g. after certbot renewed it) without a restart.
   process.on('SIGHUP', () => reloadCertificates(config, servers, ctx.logger));
+}
+
+/**
+ * Data written by an older version (or copied in) may be readable by other users: the SQLite
+ * database holds the token service's private key. Before anything opens it, take group and
+ * other access away from the data directory, the blob store and the database files, and say
+ * what changed.
+ */
+async function tightenPermissions(config: Readonly<Config>, logger: Logger): Promise<void> {
+  const changes = [...(await restrictFiles([config.dataDir]))];
+  if (config.storage.driver === 'filesystem') changes.push(...(await restrictTree(config.storage.root)));
+  if (config.database.dialect === 'sqlite' && config.database.file !== ':memory:') {
+    const file = config.database.file;
+    changes.push(...(await restrictFiles([file, `${file}-wal`, `${file}-shm`])));
+  }
+  const unique = [...new Map(changes.map((c) => [c.path, c])).values()];
+  if (unique.length === 0) return;
+  const shown = unique.slice(0, 20).map((c) => `${c.path} ${formatMode(c.from)}→${formatMode(c.to)}`);
+  logger.warn(
+    { changed: unique.length, paths: shown, more: Math.max(0, unique.length - shown.length) },
+    `made ${unique.length} existing data path${unique.length === 1 ? '' : 's'} owner-only (group and other access removed): ${shown.slice(0, 3).join(', ')}${unique.length > 3 ? ', …' : ''}`,
+  );
 }

@@ -22,6 +22,7 @@ export interface ServeFlags {
   tiers?: string;
   rateLimitPerHour?: string;
   rateLimitPerMinute?: string;
+  maxUploadSessions?: string;
   gcGrace?: string;
   gcMode?: string;
   tlsCert?: string;
@@ -63,6 +64,7 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'maxConnections', flag: '--max-connections <n>', env: 'BERTH_MAX_CONNECTIONS', default: '512', description: 'Open connections per listener; further connections are closed at once' },
   { key: 'maxTokenScopes', flag: '--max-token-scopes <n>', env: 'BERTH_MAX_TOKEN_SCOPES', default: '50', description: 'Scopes one /auth/token request may ask for (docker, podman and containerd send 1–3)' },
   { key: 'ui', flag: '--ui <bool>', env: 'BERTH_UI', default: 'true', description: 'Serve the web console at / on the API listener; `--ui=false` turns it off' },
+  { key: 'maxUploadSessions', flag: '--max-upload-sessions <n>', env: 'BERTH_MAX_UPLOAD_SESSIONS', default: '100', description: 'Upload sessions a team may have open at once (`0`: no cap)' },
 ];
 
 export class ConfigError extends Error {
@@ -157,6 +159,9 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const uiRaw = (pick('ui') ?? 'true').toLowerCase();
   const ui = ['true', '1', 'yes', 'on'].includes(uiRaw) ? true : ['false', '0', 'no', 'off'].includes(uiRaw) ? false : undefined;
   if (ui === undefined) problems.push(`${name('ui')}: "${uiRaw}" must be true or false`);
+  const maxUploadSessionsRaw = pick('maxUploadSessions') ?? '100';
+  if (!/^\d+$/.test(maxUploadSessionsRaw)) problems.push(`${name('maxUploadSessions')}: "${maxUploadSessionsRaw}" must be a whole number (0 for no cap)`);
+  const maxUploadSessions = /^\d+$/.test(maxUploadSessionsRaw) ? Number(maxUploadSessionsRaw) : 0;
 
   const candidate = {
     dataDir,
@@ -178,6 +183,7 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     tierOverrides,
     rateLimitPerHour,
     rateLimitPerMinute,
+    maxUploadSessions,
     gcGraceSeconds,
     gcMode: pick('gcMode') ?? 'online',
     tls,

@@ -47,6 +47,8 @@ export const configSchema = z.object({
   tierOverrides: z.record(z.string(), z.record(z.string(), z.union([z.number(), z.boolean(), z.string()]))),
   rateLimitPerHour: z.number().int().positive(),
   rateLimitPerMinute: z.number().int().positive(),
+  /** Upload sessions a team may have open at once; 0 for no cap. */
+  maxUploadSessions: z.number().int().min(0),
   gcGraceSeconds: z.number().int().positive(),
   gcMode: z.enum(['online', 'read-only']),
   /** PEM files for HTTPS on both listeners; plain HTTP when absent. */

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
@@ -12,7 +12,12 @@ export type Db = Kysely<Database>;
 /** The one place that knows which SQL dialect is in use. */
 export function connectDatabase(config: DatabaseConfig): Db {
   if (config.dialect === 'sqlite') {
-    if (config.file !== ':memory:') mkdirSync(path.dirname(config.file), { recursive: true });
+    if (config.file !== ':memory:') {
+      // The database holds the token service's private key: owner only. SQLite creates its
+      // -wal and -shm files with the database file's permissions.
+      mkdirSync(path.dirname(config.file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(config.file, 'a', 0o600));
+    }
     const sqlite = new SqliteDatabase(config.file);
     sqlite.pragma('journal_mode = WAL');
     // NORMAL in WAL mode: a commit survives any process crash and the file never corrupts;

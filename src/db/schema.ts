@@ -9,6 +9,7 @@
  *                                         └─ uploads
  *   signing_keys                          JWT keys of the token service, shared by every node
  *   settings                              facts every node must agree on (which blob storage)
+ *   rate_limit_keys ── rate_limit_hits    the API's per-identity request log (one hour)
  */
 import type { Insertable, Selectable } from 'kysely';
 
@@ -113,6 +114,10 @@ export interface UploadTable {
   repository_id: string;
   /** Bytes received so far: the next chunk must start here. */
   received_bytes: number;
+  /** Bytes a request in flight has claimed from the team's storage allowance beyond `received_bytes`. */
+  reserved_bytes: number;
+  /** The claim lapses at this time unless renewed (epoch ms); null when nothing is claimed. */
+  reserved_until: number | null;
   created_at: number;
   updated_at: number;
   /** JSON the blob driver needs to continue the session (S3: multipart id, parts, tail). */
@@ -149,9 +154,16 @@ export interface SettingTable {
   value: string;
 }
 
-export interface RateLimitTable {
+/** One row per identity with recent API requests: the lock that orders its requests. */
+export interface RateLimitKeyTable {
   key: string;
-  window_start: number;
+  seen_at: number;
+}
+
+/** Accepted API requests per identity and millisecond, kept for one hour. */
+export interface RateLimitHitTable {
+  key: string;
+  at: number;
   count: number;
 }
 
@@ -168,8 +180,9 @@ export interface Database {
   uploads: UploadTable;
   signing_keys: SigningKeyTable;
   gc_runs: GcRunTable;
-  rate_limits: RateLimitTable;
   settings: SettingTable;
+  rate_limit_keys: RateLimitKeyTable;
+  rate_limit_hits: RateLimitHitTable;
 }
 
 export type Team = Selectable<TeamTable>;

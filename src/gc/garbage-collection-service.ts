@@ -255,10 +255,10 @@ export class GarbageCollectionService {
           for (const repositoryId of await this.repositoryIds(run.registry_id)) {
             unlinked += await unlinkUnreferencedBlobs(this.db, repositoryId, cutoff, () => lease.checkpoint());
           }
-          const count: OnFreed = async (tx, size) => {
+          const count: OnFreed = async (tx, size, blobs) => {
             await tx
               .updateTable('gc_runs')
-              .set((eb) => ({ blobs_deleted: eb('blobs_deleted', '+', 1), freed_bytes: eb('freed_bytes', '+', size), updated_at: Date.now() }))
+              .set((eb) => ({ blobs_deleted: eb('blobs_deleted', '+', blobs), freed_bytes: eb('freed_bytes', '+', size), updated_at: Date.now() }))
               .where('id', '=', run.id)
               .execute();
           };

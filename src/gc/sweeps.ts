@@ -19,8 +19,8 @@ import { blobKey, uploadIdOfBlobKey, type BlobDriver } from '../storage/index.js
 /** Called between units of work; throws to stop the collection (cancelled, lease lost). */
 export type Checkpoint = () => Promise<void>;
 
-/** Records one freed object inside the transaction that deleted its row, so counts stay exact. */
-export type OnFreed = (tx: Transaction<Database>, size: number) => Promise<void>;
+/** Records freed objects (`count` of them, `size` bytes in all) inside the transaction that deleted their rows, so counts stay exact. */
+export type OnFreed = (tx: Transaction<Database>, size: number, count: number) => Promise<void>;
 
 const BATCH = 200;
 
@@ -61,6 +61,7 @@ function unneededManifest(repositoryId: string) {
  * pushed or tagged before `cutoff`. Repeats until nothing more goes: an untagged index's
  * children, and the referrers of a removed manifest, become removable once it is gone.
  * A removed manifest takes its refs and its own repository link (its bytes are a blob) along.
+ * Works a batch per transaction, so an index of thousands of children costs tens of them.
  * Returns how many manifests were removed.
  */
 export async function removeUntaggedManifests(db: Db, repositoryId: string, cutoff: number, checkpoint: Checkpoint): Promise<number> {
@@ -82,35 +83,46 @@ export async function removeUntaggedManifests(db: Db, repositoryId: string, cuto
         .execute();
       if (batch.length === 0) break;
       after = batch[batch.length - 1]!.id;
-      for (const manifest of batch) {
-        if (await removeManifest(db, repositoryId, manifest, cutoff)) removedThisPass++;
-      }
+      removedThisPass += await removeManifests(
+        db,
+        repositoryId,
+        batch.map((m) => m.id),
+        cutoff,
+      );
     }
     removed += removedThisPass;
     if (removedThisPass === 0) return removed;
   }
 }
 
-async function removeManifest(db: Db, repositoryId: string, manifest: { id: string; digest: string }, cutoff: number): Promise<boolean> {
+async function removeManifests(db: Db, repositoryId: string, ids: string[], cutoff: number): Promise<number> {
   return db.transaction().execute(async (tx) => {
     // The conditions again, in the deleting statement: a tag or index pushed meanwhile wins.
-    const result = await tx
+    // An index and its child in one batch: the statement sees the index, so the child stays
+    // for the next pass.
+    const removed = await tx
       .deleteFrom('manifests')
-      .where('id', '=', manifest.id)
+      .where('id', 'in', ids)
       .where('touched_at', '<', cutoff)
       .where(unneededManifest(repositoryId))
-      .executeTakeFirst();
-    if (Number(result.numDeletedRows) === 0) return false;
+      .returning(['id', 'digest'])
+      .execute();
+    if (removed.length === 0) return 0;
+    const removedIds = removed.map((m) => m.id);
     // Foreign keys cascade these in both dialects; explicit deletes keep that obvious.
-    await tx.deleteFrom('manifest_refs').where('manifest_id', '=', manifest.id).execute();
-    await tx.deleteFrom('tags').where('manifest_id', '=', manifest.id).execute();
+    await tx.deleteFrom('manifest_refs').where('manifest_id', 'in', removedIds).execute();
+    await tx.deleteFrom('tags').where('manifest_id', 'in', removedIds).execute();
     await tx
       .deleteFrom('repository_blobs')
       .where('repository_id', '=', repositoryId)
-      .where('digest', '=', manifest.digest)
+      .where(
+        'digest',
+        'in',
+        removed.map((m) => m.digest),
+      )
       .where((eb) => eb.not(eb.exists(refsInRepository(eb, repositoryId))))
       .execute();
-    return true;
+    return removed.length;
   });
 }
 
@@ -174,13 +186,13 @@ export async function unlinkUnreferencedBlobs(db: Db, repositoryId: string, cuto
 }
 
 /**
- * Deletes every blob that no repository links and that was recorded before `cutoff`: the row
- * (re-checking that no link appeared) and then its bytes, in one transaction. Holding the
- * row's lock while the bytes go makes a concurrent push of the same digest wait for the commit
- * and then see the bytes gone, instead of recording a row for bytes about to vanish. A crash
- * between the byte delete and the commit leaves an unlinked row without bytes: invisible to
- * every repository, healed by a re-push (which writes bytes it does not find), removed by the
- * next collection. `onFreed` counts objects actually removed from storage, in the same
+ * Deletes every blob that no repository links and that was recorded before `cutoff`: the rows
+ * (re-checking that no link appeared) and then their bytes, a batch per transaction. Holding
+ * the rows' locks while the bytes go makes a concurrent push of the same digest wait for the
+ * commit and then see the bytes gone, instead of recording a row for bytes about to vanish. A
+ * crash between the byte deletes and the commit leaves unlinked rows without bytes: invisible
+ * to every repository, healed by a re-push (which writes bytes it does not find), removed by
+ * the next collection. `onFreed` counts objects actually removed from storage, in the same
  * transaction. (On SQLite the transaction holds the process's one connection meanwhile;
  * nothing inside it may wait for another query.) Returns the number of objects and bytes freed.
  */
@@ -208,25 +220,37 @@ export async function deleteUnlinkedBlobs(
       .execute();
     if (batch.length === 0) return freed;
     after = batch[batch.length - 1]!.digest;
-    for (const { digest } of batch) {
-      await checkpoint();
-      const size = await db.transaction().execute(async (tx) => {
-        // The key as the deleting transaction sees it: a re-push may have moved it meanwhile.
-        const row = await tx.selectFrom('blobs').select('storage_key').where('digest', '=', digest).executeTakeFirst();
-        const result = await tx.deleteFrom('blobs').where('digest', '=', digest).where('created_at', '<', cutoff).where(unlinked).executeTakeFirst();
-        if (!row || Number(result.numDeletedRows) === 0) return undefined;
-        const key = row.storage_key ?? blobKey(digest);
-        const stored = await driver.stat(key);
-        if (!stored) return undefined;
-        await driver.delete(key);
-        await onFreed?.(tx, stored.size);
-        return stored.size;
-      });
-      if (size !== undefined) {
-        freed.blobs++;
-        freed.bytes += size;
-      }
-    }
+    await checkpoint();
+    const done = await db.transaction().execute(async (tx) => {
+      // The keys as the deleting transaction sees them: a re-push may have moved one meanwhile.
+      const deleted = await tx
+        .deleteFrom('blobs')
+        .where(
+          'digest',
+          'in',
+          batch.map((b) => b.digest),
+        )
+        .where('created_at', '<', cutoff)
+        .where(unlinked)
+        .returning(['digest', 'storage_key'])
+        .execute();
+      const gone = { blobs: 0, bytes: 0 };
+      // The batch's bytes go concurrently: the rows are ours until the commit either way.
+      await Promise.all(
+        deleted.map(async ({ digest, storage_key }) => {
+          const key = storage_key ?? blobKey(digest);
+          const stored = await driver.stat(key);
+          if (!stored) return;
+          await driver.delete(key);
+          gone.blobs++;
+          gone.bytes += stored.size;
+        }),
+      );
+      if (gone.blobs > 0) await onFreed?.(tx, gone.bytes, gone.blobs);
+      return gone;
+    });
+    freed.blobs += done.blobs;
+    freed.bytes += done.bytes;
   }
 }
 
@@ -307,7 +331,7 @@ async function sweepDigestKey(db: Db, driver: BlobDriver, digest: string, object
     if (stored) await driver.delete(object.key);
     if (placeholder) await tx.deleteFrom('blobs').where('digest', '=', digest).execute();
     if (!stored) return undefined;
-    await onFreed?.(tx, stored.size);
+    await onFreed?.(tx, stored.size, 1);
     return stored.size;
   });
 }
@@ -318,6 +342,6 @@ async function sweepUploadedKey(db: Db, driver: BlobDriver, uploadId: string, ke
   const stored = await driver.stat(key);
   if (!stored) return undefined;
   await driver.delete(key);
-  if (onFreed) await db.transaction().execute((tx) => onFreed(tx, stored.size));
+  if (onFreed) await db.transaction().execute((tx) => onFreed(tx, stored.size, 1));
   return stored.size;
 }

@@ -121,6 +121,27 @@ export class BlobService {
     throw new AppError('UNAVAILABLE', `blob ${digest} was removed by garbage collection while it was being pushed; push it again`);
   }
 
+  /**
+   * Removes bytes a failed push put at the blob's key, unless a row references them by now
+   * (another push of the same content recorded them). Holds a placeholder row while deleting,
+   * as garbage collection's orphan sweep does: a push recording the digest meanwhile waits,
+   * then finds the bytes gone and fails loudly instead of recording a blob without bytes.
+   * True when the bytes were removed.
+   */
+  static async discardUnreferenced(db: Db, driver: BlobDriver, digest: string, key = blobKey(digest)): Promise<boolean> {
+    return db.transaction().execute(async (tx) => {
+      const claimed = await tx
+        .insertInto('blobs')
+        .values({ digest, size: 0, uncompressed_size: null, created_at: 0 })
+        .onConflict((oc) => oc.column('digest').doNothing())
+        .executeTakeFirst();
+      if (Number(claimed.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      await driver.delete(key);
+      await tx.deleteFrom('blobs').where('digest', '=', digest).execute();
+      return true;
+    });
+  }
+
   /** Links a blob the source repository holds into the target; false when the source lacks it. */
   async mount(targetRepositoryId: string, sourceRepositoryId: string, digest: string): Promise<{ size: number } | undefined> {
     const source = await this.stat(sourceRepositoryId, digest);

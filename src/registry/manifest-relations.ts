@@ -1,4 +1,4 @@
-import type { Db } from '../db/index.js';
+import { inBatches, type Db } from '../db/index.js';
 
 /** A platform as an image index names it. */
 export interface Platform {
@@ -78,7 +78,8 @@ export class ManifestRelations {
       const listed = await this.indexChildren(repositoryId, own);
       const childIds = [...listed.values()].flat().flatMap((c) => (c.manifestId ? [c.manifestId] : []));
       const sizes = await sizesOf(childIds);
-      const rows = childIds.length > 0 ? await this.db.selectFrom('manifests').select(['id', 'blobs_size']).where('id', 'in', childIds).execute() : [];
+      const rows = await inBatches(childIds, (batch) => this.db.selectFrom('manifests').select(['id', 'blobs_size']).where('id', 'in', batch).execute());
+      const blobsSizeOf = new Map(rows.map((r) => [r.id, r.blobs_size]));
       for (const [indexId, list] of listed) {
         children.set(
           indexId,
@@ -87,7 +88,7 @@ export class ManifestRelations {
             mediaType: c.mediaType,
             platform: c.platform,
             annotations: c.annotations,
-            compressedSizeBytes: rows.find((r) => r.id === c.manifestId)?.blobs_size,
+            compressedSizeBytes: c.manifestId ? blobsSizeOf.get(c.manifestId) : undefined,
             sizeBytes: c.manifestId ? sizes.get(c.manifestId) : undefined,
           })),
         );
@@ -105,31 +106,36 @@ export class ManifestRelations {
   private async indexChildren(repositoryId: string, manifests: { id: string; digest: string }[]): Promise<Map<string, IndexChild[]>> {
     const result = new Map<string, IndexChild[]>();
     if (manifests.length === 0) return result;
-    const refs = await this.db
-      .selectFrom('manifest_refs')
-      .select(['manifest_id', 'digest', 'media_type'])
-      .where('manifest_id', 'in', manifests.map((m) => m.id))
-      .where('kind', '=', 'manifest')
-      .orderBy('manifest_id')
-      .orderBy('position')
-      .execute();
+    // An index may list tens of thousands of children: lists go in slices, lookups by map.
+    const refs = await inBatches(
+      manifests.map((m) => m.id),
+      (batch) =>
+        this.db
+          .selectFrom('manifest_refs')
+          .select(['manifest_id', 'digest', 'media_type'])
+          .where('manifest_id', 'in', batch)
+          .where('kind', '=', 'manifest')
+          .orderBy('manifest_id')
+          .orderBy('position')
+          .execute(),
+    );
     if (refs.length === 0) return result;
-    const rows = await this.db
-      .selectFrom('manifests')
-      .select(['id', 'digest'])
-      .where('repository_id', '=', repositoryId)
-      .where('digest', 'in', [...new Set(refs.map((r) => r.digest))])
-      .execute();
+    const rows = await inBatches([...new Set(refs.map((r) => r.digest))], (batch) =>
+      this.db.selectFrom('manifests').select(['id', 'digest']).where('repository_id', '=', repositoryId).where('digest', 'in', batch).execute(),
+    );
     const idOf = new Map(rows.map((r) => [r.digest, r.id]));
+    const refsOf = new Map<string, typeof refs>();
+    for (const r of refs) refsOf.set(r.manifest_id, [...(refsOf.get(r.manifest_id) ?? []), r]);
     for (const index of manifests) {
-      const own = refs.filter((r) => r.manifest_id === index.id);
+      const own = refsOf.get(index.id) ?? [];
       if (own.length === 0) continue;
       const described = await this.descriptorsOf(index.digest);
+      const describedByDigest = new Map((described ?? []).map((d) => [d.digest, d]));
       result.set(
         index.id,
         own.map((r, i) => {
           // The refs keep the index's order, so the i-th descriptor is this child's.
-          const d = described?.[i]?.digest === r.digest ? described[i] : described?.find((x) => x.digest === r.digest);
+          const d = described?.[i]?.digest === r.digest ? described[i] : describedByDigest.get(r.digest);
           const platform = d?.platform && typeof d.platform === 'object' ? (stringRecord(d.platform) as Platform | undefined) : undefined;
           return { digest: r.digest, mediaType: r.media_type ?? undefined, platform, annotations: stringRecord(d?.annotations), manifestId: idOf.get(r.digest) };
         }),
@@ -142,14 +148,15 @@ export class ManifestRelations {
   private async referrers(repositoryId: string, digests: string[]): Promise<Map<string, Referrer[]>> {
     const result = new Map<string, Referrer[]>();
     if (digests.length === 0) return result;
-    const rows = await this.db
-      .selectFrom('manifests')
-      .select(['digest', 'media_type', 'artifact_type', 'annotations', 'subject_digest'])
-      .where('repository_id', '=', repositoryId)
-      .where('subject_digest', 'in', [...new Set(digests)])
-      .orderBy('created_at')
-      .orderBy('digest')
-      .execute();
+    const rows = await inBatches([...new Set(digests)], (batch) =>
+      this.db
+        .selectFrom('manifests')
+        .select(['digest', 'media_type', 'artifact_type', 'annotations', 'subject_digest', 'created_at'])
+        .where('repository_id', '=', repositoryId)
+        .where('subject_digest', 'in', batch)
+        .execute(),
+    );
+    rows.sort((a, b) => a.created_at - b.created_at || (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
     for (const r of rows) {
       const list = result.get(r.subject_digest!) ?? [];
       list.push({

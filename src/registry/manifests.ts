@@ -3,6 +3,7 @@ import type { Db, Manifest } from '../db/index.js';
 import { AppError } from '../errors/index.js';
 import { digestOf, parseDigest, parseManifest, type Descriptor, type ParsedManifest } from '../oci/index.js';
 import { blobKey, BlobNotFoundError, type BlobDriver } from '../storage/index.js';
+import { batches, IDS_PER_STATEMENT, ROWS_PER_INSERT } from '../db/index.js';
 import { BlobService } from './blobs.js';
 import { ByteLru } from './byte-lru.js';
 import { NO_QUOTA, type PushQuota } from './quotas.js';
@@ -45,9 +46,23 @@ export class ManifestService {
     await this.quota.checkBlob(repositoryId, digest, bytes.length);
 
     const key = (await BlobService.locate(this.db, this.driver, digest)) ?? blobKey(digest);
-    if (key === blobKey(digest) && !(await this.driver.stat(key))) await this.driver.put(key, bytes);
-    this.cache.set(digest, bytes);
+    const placed = key === blobKey(digest) && !(await this.driver.stat(key));
+    if (placed) await this.driver.put(key, bytes);
 
+    try {
+      await this.record(repositoryId, digest, key, bytes, parsed, childSizes, tags);
+    } catch (err) {
+      // Bytes this push put in place and nothing records are removed now, not at the next collection.
+      if (placed) await BlobService.discardUnreferenced(this.db, this.driver, digest).catch(() => undefined);
+      throw err;
+    }
+    this.cache.set(digest, bytes);
+    this.onPushed();
+    return { digest, subject: parsed.subject?.digest };
+  }
+
+  /** The push's one transaction: quota, references, the manifest's rows and its tags. */
+  private async record(repositoryId: string, digest: string, key: string, bytes: Buffer, parsed: ParsedManifest, childSizes: number, tags: readonly string[]): Promise<void> {
     const now = Date.now();
     await this.db.transaction().execute(async (tx) => {
       // The team lock (taken by the quota check) comes first in every push transaction: one lock order, no deadlocks.
@@ -78,13 +93,8 @@ export class ManifestService {
           ...(parsed.config ? [parsed.config] : []).map((d) => ({ kind: 'blob', d })),
           ...parsed.layers.map((d) => ({ kind: 'blob', d })),
           ...parsed.manifests.map((d) => ({ kind: 'manifest', d })),
-        ];
-        if (refs.length > 0) {
-          await tx
-            .insertInto('manifest_refs')
-            .values(refs.map((r, position) => ({ manifest_id: manifestId!, kind: r.kind, digest: r.d.digest, size: r.d.size, media_type: r.d.mediaType, position })))
-            .execute();
-        }
+        ].map((r, position) => ({ manifest_id: manifestId!, kind: r.kind, digest: r.d.digest, size: r.d.size, media_type: r.d.mediaType, position }));
+        for (const batch of batches(refs, ROWS_PER_INSERT)) await tx.insertInto('manifest_refs').values(batch).execute();
       } else {
         await tx.updateTable('manifests').set({ updated_at: now, touched_at: now }).where('id', '=', manifestId).execute();
       }
@@ -96,8 +106,6 @@ export class ManifestService {
           .execute();
       }
     });
-    this.onPushed();
-    return { digest, subject: parsed.subject?.digest };
   }
 
   /**
@@ -106,14 +114,14 @@ export class ManifestService {
    */
   private async claimReferences(tx: Pick<Db, 'updateTable'>, repositoryId: string, parsed: ParsedManifest, now: number): Promise<void> {
     const blobDigests = [...new Set(parsed.blobs.map((d) => d.digest))];
-    if (blobDigests.length > 0) {
-      const touched = await tx.updateTable('repository_blobs').set({ created_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', blobDigests).executeTakeFirst();
-      if (Number(touched.numUpdatedRows) !== blobDigests.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a blob this manifest references was removed while it was being pushed; push it again');
+    for (const batch of batches(blobDigests, IDS_PER_STATEMENT)) {
+      const touched = await tx.updateTable('repository_blobs').set({ created_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', batch).executeTakeFirst();
+      if (Number(touched.numUpdatedRows) !== batch.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a blob this manifest references was removed while it was being pushed; push it again');
     }
     const childDigests = [...new Set(parsed.manifests.map((d) => d.digest))];
-    if (childDigests.length > 0) {
-      const touched = await tx.updateTable('manifests').set({ touched_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', childDigests).executeTakeFirst();
-      if (Number(touched.numUpdatedRows) !== childDigests.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a manifest this index references was removed while it was being pushed; push it again');
+    for (const batch of batches(childDigests, IDS_PER_STATEMENT)) {
+      const touched = await tx.updateTable('manifests').set({ touched_at: now }).where('repository_id', '=', repositoryId).where('digest', 'in', batch).executeTakeFirst();
+      if (Number(touched.numUpdatedRows) !== batch.length) throw new AppError('MANIFEST_BLOB_UNKNOWN', 'a manifest this index references was removed while it was being pushed; push it again');
     }
   }
 
@@ -196,25 +204,18 @@ export class ManifestService {
   /** Every referenced blob must be linked here and every child manifest pushed here first. */
   private async checkReferences(repositoryId: string, parsed: ParsedManifest): Promise<number> {
     const blobDigests = [...new Set(parsed.blobs.map((d) => d.digest))];
-    if (blobDigests.length > 0) {
-      const found = await this.db
-        .selectFrom('repository_blobs')
-        .select('digest')
-        .where('repository_id', '=', repositoryId)
-        .where('digest', 'in', blobDigests)
-        .execute();
-      const have = new Set(found.map((r) => r.digest));
-      const missing = blobDigests.find((d) => !have.has(d));
-      if (missing) throw new AppError('MANIFEST_BLOB_UNKNOWN', `blob ${missing} is not in this repository; push it before the manifest`, { detail: { digest: missing } });
+    const found = new Set<string>();
+    for (const batch of batches(blobDigests, IDS_PER_STATEMENT)) {
+      const rows = await this.db.selectFrom('repository_blobs').select('digest').where('repository_id', '=', repositoryId).where('digest', 'in', batch).execute();
+      for (const r of rows) found.add(r.digest);
     }
+    const missingBlob = blobDigests.find((d) => !found.has(d));
+    if (missingBlob) throw new AppError('MANIFEST_BLOB_UNKNOWN', `blob ${missingBlob} is not in this repository; push it before the manifest`, { detail: { digest: missingBlob } });
     const childDigests = [...new Set(parsed.manifests.map((d) => d.digest))];
-    if (childDigests.length === 0) return 0;
-    const children = await this.db
-      .selectFrom('manifests')
-      .select(['digest', 'blobs_size'])
-      .where('repository_id', '=', repositoryId)
-      .where('digest', 'in', childDigests)
-      .execute();
+    const children: { digest: string; blobs_size: number }[] = [];
+    for (const batch of batches(childDigests, IDS_PER_STATEMENT)) {
+      children.push(...(await this.db.selectFrom('manifests').select(['digest', 'blobs_size']).where('repository_id', '=', repositoryId).where('digest', 'in', batch).execute()));
+    }
     const have = new Set(children.map((r) => r.digest));
     const missing = childDigests.find((d) => !have.has(d));
     if (missing) throw new AppError('MANIFEST_BLOB_UNKNOWN', `manifest ${missing} is not in this repository; push it before the index`, { detail: { digest: missing } });

@@ -31,6 +31,7 @@ export class UploadService {
     this.hashes = uploadHashes(driver.sessions);
   }
 
+  /** Opens a session, within the team's cap on open sessions and its repository allowance. */
   async start(repositoryId: string): Promise<Upload> {
     const now = Date.now();
     const id = randomUUID();
@@ -38,12 +39,17 @@ export class UploadService {
       id,
       repository_id: repositoryId,
       received_bytes: 0,
+      reserved_bytes: 0,
+      reserved_until: null,
       created_at: now,
       updated_at: now,
       driver_state: JSON.stringify(this.driver.sessions.begin(id)),
       hash_state: null,
     };
-    await this.db.insertInto('uploads').values(upload).execute();
+    await this.db.transaction().execute(async (tx) => {
+      await this.quota.checkNewUpload(repositoryId, tx);
+      await tx.insertInto('uploads').values(upload).execute();
+    });
     return upload;
   }
 
@@ -59,35 +65,43 @@ export class UploadService {
   /**
    * Appends a chunk. `start` is where the client says the chunk begins (Content-Range, or the
    * offset its upload URL was issued for); it must equal what was received or the answer is 416.
+   * `length` is the chunk's declared length, when the client declared one.
    */
-  async append(repositoryId: string, uploadId: string, source: AsyncIterable<Buffer>, start?: number): Promise<Upload> {
+  async append(repositoryId: string, uploadId: string, source: AsyncIterable<Buffer>, start?: number, length?: number): Promise<Upload> {
     return this.mutex.run(uploadId, async () => {
       const upload = await this.get(repositoryId, uploadId);
       if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-      return this.appendLocked(upload, source);
+      return this.appendLocked(upload, source, length);
     });
   }
 
   /** Finishes the upload with an optional last chunk; verifies the digest and commits. */
-  async complete(repositoryId: string, uploadId: string, digest: string, source: AsyncIterable<Buffer> | undefined, start?: number): Promise<{ digest: string; size: number }> {
+  async complete(
+    repositoryId: string,
+    uploadId: string,
+    digest: string,
+    source: AsyncIterable<Buffer> | undefined,
+    start?: number,
+    length?: number,
+  ): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
     return this.mutex.run(uploadId, async () => {
       let upload = await this.get(repositoryId, uploadId);
       if (source) {
         if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-        upload = await this.appendLocked(upload, source);
+        upload = await this.appendLocked(upload, source, length);
       }
       const state = sessionState(upload, this.driver);
       // sha256 is checked from the running hash; another algorithm needs the bytes, which a
       // portable session cannot read back before it finishes: checked on the object instead.
       const unverified = expected.algorithm !== 'sha256' && this.driver.sessions.portable;
       if (!unverified) checkDigest(expected.value, await this.digestOf(upload, state, expected.algorithm));
-      await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes);
+      await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, undefined, upload.id);
       const placed = await this.place(upload, state, expected, unverified);
       let kept: string;
       try {
         kept = await this.db.transaction().execute(async (tx) => {
-          await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx);
+          await this.quota.checkBlob(repositoryId, expected.value, upload.received_bytes, tx, upload.id);
           const recorded = await BlobService.record(tx, this.driver, repositoryId, expected.value, upload.received_bytes, placed.key);
           await tx.deleteFrom('uploads').where('id', '=', upload.id).execute();
           return recorded;
@@ -104,14 +118,20 @@ export class UploadService {
   }
 
   /**
-   * A whole blob in one request (`POST ?digest=`). A small one is hashed in memory and written
-   * in one piece under its digest; a larger one streams through an upload session like a
-   * chunked push, so a crash leaves a session that expiry removes.
+   * A whole blob in one request (`POST ?digest=`). It streams through an upload session like a
+   * chunked push, so where the team's storage is limited its bytes count against the
+   * allowance (and the open-session cap) on every node while they arrive, and a crash leaves a
+   * session that expiry removes. One exception: on object storage an unmetered blob of up to
+   * 5 MiB is hashed in memory and written in one PUT, where a multipart upload would cost
+   * three round trips; memory per request stays within that.
    */
-  async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>): Promise<{ digest: string; size: number }> {
+  async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
     const iterator = source[Symbol.asyncIterator]();
     const head: Buffer[] = [];
+    if (!this.driver.sessions.portable || (await this.quota.limitsStorage(repositoryId))) {
+      return this.putThroughSession(repositoryId, expected, head, iterator, length);
+    }
     let headBytes = 0;
     let ended = false;
     while (headBytes <= SMALL_BLOB_BYTES) {
@@ -123,7 +143,7 @@ export class UploadService {
       head.push(next.value);
       headBytes += next.value.length;
     }
-    if (!ended) return this.putThroughSession(repositoryId, expected, head, iterator);
+    if (!ended) return this.putThroughSession(repositoryId, expected, head, iterator, length);
 
     const bytes = Buffer.concat(head);
     const hash = createDigester(expected.algorithm);
@@ -131,22 +151,30 @@ export class UploadService {
     checkDigest(expected.value, `${expected.algorithm}:${hash.digest('hex')}`);
     await this.quota.checkBlob(repositoryId, expected.value, bytes.length);
     const key = (await BlobService.locate(this.db, this.driver, expected.value)) ?? blobKey(expected.value);
-    if (key === blobKey(expected.value) && !(await this.driver.stat(key))) await this.driver.put(key, bytes);
-    await this.db.transaction().execute(async (tx) => {
-      await this.quota.checkBlob(repositoryId, expected.value, bytes.length, tx);
-      await BlobService.record(tx, this.driver, repositoryId, expected.value, bytes.length, key);
-    });
+    const placed = key === blobKey(expected.value) && !(await this.driver.stat(key));
+    if (placed) await this.driver.put(key, bytes);
+    try {
+      await this.db.transaction().execute(async (tx) => {
+        await this.quota.checkBlob(repositoryId, expected.value, bytes.length, tx);
+        await BlobService.record(tx, this.driver, repositoryId, expected.value, bytes.length, key);
+      });
+    } catch (err) {
+      // Bytes this push put in place and nothing records are removed now, not at the next collection.
+      if (placed) await BlobService.discardUnreferenced(this.db, this.driver, expected.value).catch(() => undefined);
+      throw err;
+    }
     return { digest: expected.value, size: bytes.length };
   }
 
-  private async putThroughSession(repositoryId: string, expected: Digest, head: Buffer[], rest: AsyncIterator<Buffer>): Promise<{ digest: string; size: number }> {
+  private async putThroughSession(repositoryId: string, expected: Digest, head: Buffer[], rest: AsyncIterator<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     const upload = await this.start(repositoryId);
     async function* body(): AsyncIterable<Buffer> {
       yield* head;
       for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
     }
     try {
-      await this.append(repositoryId, upload.id, body(), 0);
+      // The digest is known up front: bytes the registry already holds cost nothing while they stream.
+      await this.mutex.run(upload.id, () => this.appendLocked(upload, body(), length, expected.value));
       return await this.complete(repositoryId, upload.id, expected.value, undefined);
     } catch (err) {
       await this.cancel(repositoryId, upload.id).catch(() => undefined);
@@ -182,12 +210,13 @@ export class UploadService {
     return expired + orphans;
   }
 
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>): Promise<Upload> {
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, digest?: string): Promise<Upload> {
     const state = sessionState(upload, this.driver);
     const hash = await this.hashes.resume(upload, state);
     let appended;
     try {
-      appended = await this.driver.sessions.append(upload.id, state, upload.received_bytes, hashing(source, hash));
+      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length, digest);
+      appended = await this.driver.sessions.append(upload.id, state, upload.received_bytes, hashing(metered, hash));
     } catch (err) {
       // The hash saw bytes the store did not keep; start again from the recorded state.
       this.hashes.forget(upload.id);
@@ -198,7 +227,8 @@ export class UploadService {
     const hashState = hash.save();
     const result = await this.db
       .updateTable('uploads')
-      .set({ received_bytes: appended.size, updated_at: updatedAt, driver_state: driverState, hash_state: hashState })
+      // The stored bytes now count as received; what the stream had claimed is given back.
+      .set({ received_bytes: appended.size, reserved_bytes: 0, reserved_until: null, updated_at: updatedAt, driver_state: driverState, hash_state: hashState })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
       .executeTakeFirst();
@@ -212,7 +242,7 @@ export class UploadService {
     }
     await appended.settle();
     this.hashes.remember(upload.id, hash, appended.size);
-    return { ...upload, received_bytes: appended.size, updated_at: updatedAt, driver_state: driverState, hash_state: hashState };
+    return { ...upload, received_bytes: appended.size, reserved_bytes: 0, reserved_until: null, updated_at: updatedAt, driver_state: driverState, hash_state: hashState };
   }
 
   private async digestOf(upload: Upload, state: SessionState, algorithm: Digest['algorithm']): Promise<string> {
@@ -237,7 +267,9 @@ export class UploadService {
     // finish() consumed the session: after a failure nothing is left to resume.
     const discard = async (): Promise<void> => {
       await this.db.deleteFrom('uploads').where('id', '=', upload.id).execute().catch(() => undefined);
+      // Bytes at the digest's own key may be another push's by now: removed only if unreferenced.
       if (key !== blobKey(expected.value)) await this.driver.delete(key).catch(() => undefined);
+      else await BlobService.discardUnreferenced(this.db, this.driver, expected.value).catch(() => undefined);
     };
     if (unverified) {
       const hash = createDigester(expected.algorithm);

@@ -1,29 +1,49 @@
-import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { RateLimiter } from '../../auth/index.js';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { MemoryRateLimiter, Principal, RateLimiter, RateLimitState } from '../../auth/index.js';
 import { AppError } from '../../errors/index.js';
+
+export interface ApiRateLimits {
+  identified: RateLimiter;
+  anonymous: MemoryRateLimiter;
+}
 
 const UNLIMITED = new Set(['/healthz', '/metrics', '/openapi.json']);
 
-/** Counts by token (hashed: the secret never reaches the table), or by address without one. */
-function keyOf(req: FastifyRequest): string {
-  const header = req.headers.authorization;
-  if (header) return `t:${createHash('sha256').update(header).digest('hex').slice(0, 32)}`;
-  return `ip:${req.ip}`;
-}
+/** Route config of operations that authenticate first and count the request afterwards. */
+export const COUNTED_AFTER_AUTH = { rateLimit: 'after-auth' } as const;
 
 /**
  * DigitalOcean's rate limits: `ratelimit-*` headers on every response (errors and 204s
- * included) and 429 `too_many_requests` with `retry-after` once a window is spent.
+ * included) and 429 `too_many_requests` with `retry-after` once a limit is spent.
+ *
+ * Requests are counted per identity, the API token that authenticated them, so any spelling
+ * of the Authorization header counts against the same limit. Operations (`defineRoute`)
+ * authenticate first and then call `countIdentified` or, when authentication failed,
+ * `countAnonymous`. Everything else here (unknown paths, the revoke endpoint) has no
+ * identity and is counted per client address in memory, as are failed authentications: none
+ * of it writes to the database.
  */
-export function registerRateLimit(app: FastifyInstance, limiter: RateLimiter): void {
+export function registerRateLimit(app: FastifyInstance, limits: ApiRateLimits): void {
   app.addHook('onRequest', async (req, reply) => {
+    const config = req.routeOptions.config as { rateLimit?: string; unlimited?: boolean } | undefined;
     // The web console's static files are not API calls (route config `unlimited`, src/http/ui.ts).
-    if (UNLIMITED.has(req.url.split('?')[0]!) || (req.routeOptions.config as { unlimited?: boolean } | undefined)?.unlimited) return;
-    const state = await limiter.hit(keyOf(req));
-    reply.header('ratelimit-limit', String(state.limit)).header('ratelimit-remaining', String(state.remaining)).header('ratelimit-reset', String(state.reset));
-    if (state.retryAfter !== undefined) {
-      throw new AppError('RATE_LIMITED', 'API rate limit exceeded.', { headers: { 'retry-after': String(state.retryAfter) } });
-    }
+    if (UNLIMITED.has(req.url.split('?')[0]!) || config?.unlimited) return;
+    if (config?.rateLimit === COUNTED_AFTER_AUTH.rateLimit) return;
+    countAnonymous(limits, req, reply);
   });
+}
+
+export async function countIdentified(limits: ApiRateLimits, principal: Principal, reply: FastifyReply): Promise<void> {
+  apply(await limits.identified.hit(`token:${principal.tokenId}`), reply);
+}
+
+export function countAnonymous(limits: ApiRateLimits, req: FastifyRequest, reply: FastifyReply): void {
+  apply(limits.anonymous.hit(req.ip), reply);
+}
+
+function apply(state: RateLimitState, reply: FastifyReply): void {
+  reply.header('ratelimit-limit', String(state.limit)).header('ratelimit-remaining', String(state.remaining)).header('ratelimit-reset', String(state.reset));
+  if (state.retryAfter !== undefined) {
+    throw new AppError('RATE_LIMITED', 'API rate limit exceeded.', { headers: { 'retry-after': String(state.retryAfter) } });
+  }
 }

@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import type { Registry, Team } from '../../db/index.js';
 import { AppError } from '../../errors/index.js';
 import { apiPrincipal, requireScopes } from './auth.js';
+import { COUNTED_AFTER_AUTH, countAnonymous, countIdentified } from './rate-limit.js';
 
 /** What an API handler receives after authentication and the scope check. */
 export interface ApiCall<P = Record<string, string>, Q = Record<string, unknown>, B = unknown> {
@@ -107,11 +108,21 @@ export function defineRoute<P = Record<string, string>, Q = Record<string, unkno
     method: route.method,
     url: route.url,
     schema,
-    // Authenticate before parsing and validating: without a valid token nothing else is revealed.
-    onRequest: async (req) => {
-      const principal = await apiPrincipal(ctx, req);
+    config: COUNTED_AFTER_AUTH,
+    // Authenticate before parsing and validating: without a valid token nothing else is
+    // revealed. Then count the request against the token's limit, or, when there is no valid
+    // token, against the client address's (in memory: a flood of bad tokens writes nothing).
+    onRequest: async (req, reply) => {
+      let principal: Principal;
+      try {
+        principal = await apiPrincipal(ctx, req);
+      } catch (err) {
+        countAnonymous(ctx.rateLimits, req, reply);
+        throw err;
+      }
+      await countIdentified(ctx.rateLimits, principal, reply);
       requireScopes(principal, ...route.scopes);
-      (req as FastifyRequest & { principal?: Principal }).principal = principal;
+      (req as unknown as { principal?: Principal }).principal = principal;
     },
     preValidation: async (req) => {
       if (route.querystring) assertFiniteNumbers(route.querystring, req.query);
@@ -122,7 +133,7 @@ export function defineRoute<P = Record<string, string>, Q = Record<string, unkno
       if (route.body) assertJsonTypes(route.body, req.body);
     },
     handler: async (req, reply) => {
-      const principal = (req as FastifyRequest & { principal: Principal }).principal;
+      const principal = (req as unknown as { principal: Principal }).principal;
       const team = (await ctx.teams.byId(principal.teamId))!;
       const result = await route.handler({
         ctx,

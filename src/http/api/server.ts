@@ -1,6 +1,5 @@
 import swagger from '@fastify/swagger';
 import type { FastifyError, FastifyInstance } from 'fastify';
-import { RateLimiter } from '../../auth/index.js';
 import type { AppContext } from '../../context.js';
 import { AppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { capEcho, truncate } from '../error-replies.js';
@@ -31,7 +30,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
   });
   acceptBodylessJson(app);
   app.addSchema(errorBody);
-  registerRateLimit(app, new RateLimiter(ctx.db, ctx.config.rateLimitPerHour, ctx.config.rateLimitPerMinute));
+  registerRateLimit(app, ctx.rateLimits);
 
   void app.register(swagger, {
     openapi: {

@@ -21,6 +21,28 @@ function setUploadHeaders(r: OciRequest, uploadId: string, offset: number): void
     .header('Content-Length', '0');
 }
 
+/** The body's declared length, when it has one (not for chunked transfer encoding). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  const length = req.headers['content-length'];
+  return length !== undefined && /^\d+$/.test(length) ? Number(length) : undefined;
+}
+
+/**
+ * Hands the request body to the domain to stream. The domain may stop reading part-way (the
+ * team's storage allowance is spent, say): the body is then left unread rather than destroyed,
+ * so the refusal still reaches the client, and the answer closes the connection instead of
+ * waiting for the rest of a body nobody will read.
+ */
+async function streamBody<T>(r: OciRequest, work: (body: AsyncIterable<Buffer>, length: number | undefined) => Promise<T>): Promise<T> {
+  const raw = r.req.raw;
+  try {
+    return await work(raw.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>, declaredLength(raw));
+  } catch (err) {
+    if (!raw.complete) r.reply.header('Connection', 'close');
+    throw err;
+  }
+}
+
 function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return Number(length) > 0;
@@ -56,7 +78,7 @@ export async function startUpload(r: OciRequest): Promise<void> {
   }
   const digest = r.query.get('digest');
   if (digest !== null) {
-    const blob = await r.ctx.uploads.putMonolithic(repository.id, digest, r.req.raw);
+    const blob = await streamBody(r, (body, length) => r.ctx.uploads.putMonolithic(repository.id, digest, body, length));
     r.reply
       .status(201)
       .header('Location', `${repoPath(r.name)}/blobs/${blob.digest}`)
@@ -67,7 +89,7 @@ export async function startUpload(r: OciRequest): Promise<void> {
   }
   const upload = await r.ctx.uploads.start(repository.id);
   if (hasBody(r.req.raw)) {
-    const updated = await r.ctx.uploads.append(repository.id, upload.id, r.req.raw, 0);
+    const updated = await streamBody(r, (body, length) => r.ctx.uploads.append(repository.id, upload.id, body, 0, length));
     setUploadHeaders(r, upload.id, updated.received_bytes);
   } else {
     setUploadHeaders(r, upload.id, 0);
@@ -127,7 +149,7 @@ export async function uploadStatus(r: OciRequest, uploadId: string): Promise<voi
 export async function patchUpload(r: OciRequest, uploadId: string): Promise<void> {
   const repositoryId = await repositoryFor(r, uploadId);
   const start = await startOrRange(r, repositoryId, uploadId);
-  const upload = await r.ctx.uploads.append(repositoryId, uploadId, r.req.raw, start);
+  const upload = await streamBody(r, (body, length) => r.ctx.uploads.append(repositoryId, uploadId, body, start, length));
   setUploadHeaders(r, upload.id, upload.received_bytes);
   r.reply.status(202).send();
 }
@@ -137,7 +159,7 @@ export async function finishUpload(r: OciRequest, uploadId: string): Promise<voi
   if (digest === null) throw new AppError('DIGEST_INVALID', 'the digest query parameter is required to finish an upload');
   const repositoryId = await repositoryFor(r, uploadId);
   const start = await startOrRange(r, repositoryId, uploadId);
-  const blob = await r.ctx.uploads.complete(repositoryId, uploadId, digest, hasBody(r.req.raw) ? r.req.raw : undefined, start);
+  const blob = await streamBody(r, (body, length) => r.ctx.uploads.complete(repositoryId, uploadId, digest, hasBody(r.req.raw) ? body : undefined, start, length));
   // The session's headers were set in case of a 416; a finished blob has none of them.
   r.reply.removeHeader('Range').removeHeader('Docker-Upload-UUID');
   r.reply

@@ -89,14 +89,14 @@ function headersOf(auth: string, extra: Record<string, string | undefined> = {})
   return auth ? { authorization: auth, ...extra } : extra;
 }
 
-describe('fuzzing the registry listener', () => {
+describe('fuzzing the registry listener', { timeout: 600_000 }, () => {
   it('manifest PUTs of generated manifests and indexes', async () => {
     await fc.assert(
       fc.asyncProperty(names(), A.reference(tags, knownDigests()), A.manifestBody(blobs, manifests), A.manifestContentType, authHeader(), async (name, ref, body, contentType, auth) => {
         const headers = headersOf(auth, contentType ? { 'content-type': contentType } : {});
         await check('PUT', `/v2/${name}/manifests/${ref}`, headers, body);
       }),
-      fcOptions(runs(1500)),
+      fcOptions(runs(700)),
     );
     await ensureFixtures();
   });
@@ -122,7 +122,7 @@ describe('fuzzing the registry listener', () => {
         const x = await check(r.method, r.path, headersOf(auth, r.headers));
         expect(await fingerprint(h), `a read changed what is stored: ${x.request}`).toBe(before);
       }),
-      fcOptions(runs(1500)),
+      fcOptions(runs(700)),
     );
   });
 
@@ -141,7 +141,7 @@ describe('fuzzing the registry listener', () => {
         const sep = next.includes('?') ? '&' : '?';
         await check('PUT', `${next}${sep}digest=${encodeURIComponent(finalDigest)}`, headersOf(auth));
       }),
-      fcOptions(runs(700)),
+      fcOptions(runs(300)),
     );
   });
 
@@ -154,7 +154,7 @@ describe('fuzzing the registry listener', () => {
         expectNoServerError(x);
         if (x.status >= 400 && method !== 'HEAD') expectOciError(x);
       }),
-      fcOptions(runs(800)),
+      fcOptions(runs(400)),
     );
   });
 
@@ -179,7 +179,7 @@ describe('fuzzing the registry listener', () => {
         if (x.status >= 400) expect(Array.isArray(body.errors) || typeof body.error === 'string', x.request).toBe(true);
         else expect(typeof body.token === 'string' || typeof body.access_token === 'string', x.request).toBe(true);
       }),
-      fcOptions(runs(500)),
+      fcOptions(runs(250)),
     );
   });
 });

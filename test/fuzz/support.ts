@@ -34,9 +34,16 @@ async function storedKeys(h: Harness, prefix: string): Promise<string[]> {
 /**
  * A digest of what a client could ever observe as stored: the identity of every row that
  * names content (not clocks, counters or usage figures, which move on their own) and the
- * set of stored blob objects. Upload bytes are covered by their sessions' received_bytes.
+ * set of stored blob objects; and apart, the upload sessions with the bytes each holds.
  */
-export async function fingerprint(h: Harness): Promise<string> {
+export interface Fingerprint {
+  /** Everything but upload sessions. */
+  stored: string;
+  /** Open upload sessions and how many bytes each holds. */
+  sessions: Map<string, number>;
+}
+
+export async function fingerprint(h: Harness): Promise<Fingerprint> {
   const db = h.ctx.db;
   const parts = await Promise.all([
     db.selectFrom('registries').select(['name', 'team_id', 'region', 'read_only']).orderBy('name').execute(),
@@ -61,13 +68,27 @@ export async function fingerprint(h: Harness): Promise<string> {
     db.selectFrom('tags').select(['repository_id', 'name', 'manifest_id']).orderBy('repository_id').orderBy('name').execute(),
     db.selectFrom('blobs').select(['digest', 'size']).orderBy('digest').execute(),
     db.selectFrom('repository_blobs').select(['repository_id', 'digest']).orderBy('repository_id').orderBy('digest').execute(),
-    db.selectFrom('uploads').select(['id', 'repository_id', 'received_bytes']).orderBy('id').execute(),
+
     db.selectFrom('teams').select(['name', 'tier']).orderBy('name').execute(),
     db.selectFrom('tokens').select(['id', 'revoked_at']).orderBy('id').execute(),
     db.selectFrom('gc_runs').select(['id', 'status']).orderBy('id').execute(),
     storedKeys(h, 'blobs'),
   ]);
-  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+  const sessions = await db.selectFrom('uploads').select(['id', 'received_bytes']).execute();
+  return { stored: createHash('sha256').update(JSON.stringify(parts)).digest('hex'), sessions: new Map(sessions.map((s) => [s.id, s.received_bytes])) };
+}
+
+/**
+ * A refused request stores nothing and changes nothing stored. It may end an upload session,
+ * as Distribution cancels an upload whose completion failed its digest check; a session it
+ * leaves must hold what it held.
+ */
+export function expectUnchanged(before: Fingerprint, after: Fingerprint, what: string): void {
+  expect(after.stored, what).toBe(before.stored);
+  for (const [id, received] of after.sessions) {
+    expect(before.sessions.has(id), `${what}\na session appeared: ${id}`).toBe(true);
+    expect(received, `${what}\nsession ${id} changed`).toBe(before.sessions.get(id));
+  }
 }
 
 /** What a response looked like, for assertion messages that let a person replay it. */

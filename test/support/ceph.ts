@@ -151,10 +151,27 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-/** Starts the cluster; `stop()` ends every daemon and removes the directory. */
+/**
+ * Starts the cluster; `stop()` ends every daemon and removes the directory. A failed start is
+ * tried again from scratch with fresh ports: when two clusters start at once on one machine
+ * (two test runs), both may be handed the same free port for their monitors, and the loser's
+ * OSD then meets the winner's monitor ("wrong fsid").
+ */
 export async function startRadosgw(options: { osdBytes?: number } = {}): Promise<Radosgw> {
   const missing = missingCephTools();
   if (missing.length > 0) throw new Error(`Ceph binaries missing: ${missing.join(', ')} (apt-get install --no-install-recommends radosgw ceph-mon ceph-osd ceph-common)`);
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startCluster(options);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      console.warn(`ceph: start attempt ${attempt} of ${attempts} failed, trying again with fresh ports: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+}
+
+async function startCluster(options: { osdBytes?: number }): Promise<Radosgw> {
   const dir = await mkdtemp(join(tmpdir(), 'berth-ceph-'));
   for (const sub of ['mon', 'osd0', 'run', 'log']) await mkdir(join(dir, sub));
   const monPort = await freePort();

@@ -19,7 +19,7 @@ import { OCI_MANIFEST, sha256Digest } from '../support/images.js';
 import { freePort, startPostgresCluster, type PostgresCluster } from '../support/postgres.js';
 import { basicAuth, registryFetch, registryToken } from '../support/registry.js';
 import { startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
-import { eventually, pushBlob, pushImage, scrape, sleep, total } from './support.js';
+import { eventually, pushBlob, pushImage, scrape, startUpload, sleep, total } from './support.js';
 
 let cluster: PostgresCluster;
 /** Whether a test left the cluster stopped (it failed midway): the next one needs it running. */
@@ -90,15 +90,7 @@ describe('database outage', { timeout: 180_000 }, () => {
     // An upload with its first chunk recorded; its second chunk will meet the outage.
     const chunks = [randomBytes(64 * 1024), randomBytes(64 * 1024)];
     const uploadBytes = Buffer.concat(chunks);
-    const started = await registryFetch(server, token, `/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    expect(started.status).toBe(202);
-    const first = await registryFetch(server, token, new URL(started.headers.get('location')!, server.registryUrl).toString(), {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${chunks[0]!.length - 1}` },
-      body: chunks[0],
-    });
-    expect(first.status).toBe(202);
-    const uploadUrl = new URL(first.headers.get('location')!, server.registryUrl);
+    const uploadUrl = await startUpload(server, token, repo, chunks[0]!);
 
     // Load: one client reading a manifest, one pushing blobs, all the way through the outage.
     const attempts: Attempt[] = [];

@@ -23,7 +23,7 @@ import { registryFetch, registryToken } from '../support/registry.js';
 import { startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
 import { testS3, testS3Options } from '../support/storage.js';
 import { startTcpRelay, type TcpRelay } from '../support/tcp-relay.js';
-import { eventually, pushImage, scrape, sleep, total, withStorage } from './support.js';
+import { eventually, pushImage, scrape, startUpload, sleep, total, withStorage } from './support.js';
 
 interface Attempt {
   kind: 'read' | 'write';
@@ -91,15 +91,7 @@ describe('S3 outage', { timeout: 240_000 }, () => {
     const image = await pushImage(server, token, repo, 'before', 64 * 1024);
     // An upload with its first chunk stored (an S3 tail object); its second meets the outage.
     const chunks = [randomBytes(64 * 1024), randomBytes(64 * 1024)];
-    const started = await registryFetch(server, token, `/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-    expect(started.status).toBe(202);
-    const first = await registryFetch(server, token, new URL(started.headers.get('location')!, server.registryUrl).toString(), {
-      method: 'PATCH',
-      headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${chunks[0]!.length - 1}` },
-      body: chunks[0],
-    });
-    expect(first.status).toBe(202);
-    const uploadUrl = new URL(first.headers.get('location')!, server.registryUrl);
+    const uploadUrl = await startUpload(server, token, repo, chunks[0]!);
 
     // Load all the way through the outage: one client pulling the layer, one pushing blobs.
     const attempts: Attempt[] = [];

@@ -73,6 +73,19 @@ export async function pushBlob(server: TestServer, token: string, repo: string, 
   return digest;
 }
 
+/** Starts a chunked upload and sends its first chunk; returns the URL the next chunk goes to. */
+export async function startUpload(server: TestServer, token: string, repo: string, firstChunk: Buffer): Promise<URL> {
+  const started = await registryFetch(server, token, `/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+  await expectStatus(started, 202, `POST /v2/${repo}/blobs/uploads/`);
+  const first = await registryFetch(server, token, new URL(started.headers.get('location')!, server.registryUrl).toString(), {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/octet-stream', 'content-range': `0-${firstChunk.length - 1}` },
+    body: firstChunk,
+  });
+  await expectStatus(first, 202, 'PATCH (first chunk)');
+  return new URL(first.headers.get('location')!, server.registryUrl);
+}
+
 /** Pushes a blob in chunks (POST, PATCH…, PUT ?digest=); returns its digest. */
 export async function pushChunked(server: TestServer, token: string, repo: string, bytes: Buffer, chunk = 64 * 1024): Promise<string> {
   const digest = sha256Digest(bytes);

@@ -124,21 +124,26 @@ export class RegistryClient {
     return { digest, size: buf.length };
   }
 
+  /** HEAD a blob; follows one redirect (Distribution on S3 redirects HEAD too). */
   async headBlob(digest) {
-    return this.req({ method: 'HEAD', url: this.url(`/blobs/${digest}`), expect: [200], read: 'discard' });
+    const res = await this.req({ method: 'HEAD', url: this.url(`/blobs/${digest}`), expect: [200, 307, 302], read: 'discard' });
+    if (res.status === 200) return res;
+    return request({ agent: this.agent, method: 'HEAD', url: this.location(res), expect: [200], read: 'discard' });
   }
 
   /** GET a blob, hashing it as it streams; verifies size and digest. Follows one redirect. */
   async pullBlob(digest, size) {
     let res = await this.req({ method: 'GET', url: this.url(`/blobs/${digest}`), expect: [200, 307, 302], read: 'sha256' });
+    let redirected = false;
     if (res.status !== 200) {
       const to = this.location(res);
       const sameOrigin = to.origin === new URL(this.target.registryBase).origin;
       res = await request({ agent: this.agent, method: 'GET', url: to, headers: sameOrigin ? this.headers() : {}, expect: [200], read: 'sha256' });
+      redirected = true;
     }
     check(res.bytes === size, `blob GET returned ${res.bytes} bytes, expected ${size}`, res);
     check(res.sha256 === digest, `blob GET body hashes to ${res.sha256}, expected ${digest}`, res);
-    return res;
+    return { ...res, redirected };
   }
 
   async putManifest(ref, bytes, mediaType = OCI_MANIFEST) {

@@ -89,7 +89,7 @@ export class UploadService {
       let upload = await this.get(repositoryId, uploadId);
       if (source) {
         if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-        upload = await this.appendLocked(upload, source, length);
+        upload = await this.appendLocked(upload, source, length, true);
       }
       const state = sessionState(upload, this.driver);
       // sha256 is checked from the running hash; another algorithm needs the bytes, which a
@@ -168,8 +168,8 @@ export class UploadService {
       for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
     }
     try {
-      await this.append(repositoryId, upload.id, body(), 0, length);
-      return await this.complete(repositoryId, upload.id, expected.value, undefined);
+      // One step, so the hash knows every byte arrives in this request (upload-hashes.ts).
+      return await this.complete(repositoryId, upload.id, expected.value, body(), 0, length);
     } catch (err) {
       await this.cancel(repositoryId, upload.id).catch(() => undefined);
       throw err;
@@ -204,9 +204,13 @@ export class UploadService {
     return expired + orphans;
   }
 
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number): Promise<Upload> {
+  /** `last`: the request appends the upload's last bytes and then finishes it. */
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, last = false): Promise<Upload> {
     const state = sessionState(upload, this.driver);
-    const hash = await this.hashes.resume(upload, state);
+    const hash = await this.hashes.resume(upload, state, last);
+    if (hash.sealed) {
+      throw new AppError('BLOB_UPLOAD_INVALID', `upload ${upload.id} took its bytes in a request that was to finish it and did not; it cannot take more: finish it or start a new upload`);
+    }
     let appended;
     try {
       const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length);

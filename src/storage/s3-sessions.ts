@@ -13,6 +13,8 @@ const MAX_PARTS = 10_000;
 const PARTS_PER_SIZE = 2_000;
 /** Parts uploaded side by side while the request keeps streaming in. */
 const PARTS_IN_FLIGHT = 2;
+/** Idle part buffers kept for the next upload: one upload's worth (in flight, plus one filling). */
+const POOL_LIMIT = PARTS_IN_FLIGHT + 1;
 
 /**
  * An upload in progress on S3. Bytes go into a multipart upload (created with the first part)
@@ -21,6 +23,9 @@ const PARTS_IN_FLIGHT = 2;
  * `uploads/<id>/`, named by their offset plus a nonce so no two appends ever write the same
  * key. The append that fills a part reads the tail back and folds it in: memory per upload
  * stays within a few parts (PARTS_IN_FLIGHT uploading, one filling) whatever the blob size.
+ * Incoming bytes are copied into part-sized buffers that are reused from upload to upload:
+ * allocating and dropping 8 MiB per part kept the garbage collector busy and the process
+ * larger than the parts in flight.
  *
  * Two appends racing on one offset (a client retry on another node) are settled by the
  * caller's conditional update; the loser's parts may overwrite the winner's part numbers,
@@ -35,6 +40,11 @@ interface S3Session {
 /** Upload sessions on S3 multipart uploads; any node can continue one from its stored state. */
 export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): UploadSessions {
   const partSizeFor = (n: number): number => partSize * 2 ** Math.floor((n - 1) / PARTS_PER_SIZE);
+  const pool: Buffer[] = [];
+  const take = (size: number): Buffer => (size === partSize ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
+  const give = (buffer: Buffer): void => {
+    if (buffer.length === partSize && pool.length < POOL_LIMIT) pool.push(buffer);
+  };
 
   return {
     portable: true,
@@ -50,48 +60,71 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
       const consumed: string[] = [];
       const written: string[] = [];
       const inFlight: Promise<void>[] = [];
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
+      // The part being filled: the tail objects' bytes go in front (fetched when it is full),
+      // this request's bytes after them.
+      let part: Buffer | undefined;
       let tailBytes = sum(tail);
+      let fill = 0;
       let received = size;
 
       const cutPart = async (): Promise<void> => {
-        const body = Buffer.concat([...(await Promise.all(tail.map((t) => bucket.getBytes(t.key)))), ...pending]);
-        consumed.push(...tail.map((t) => t.key));
-        tail = [];
-        tailBytes = 0;
-        pending = [];
-        pendingBytes = 0;
-        if (parts.length >= MAX_PARTS) throw new Error(`upload ${id} exceeds S3's ${MAX_PARTS} parts`);
-        mpu ??= await bucket.createMultipart(target);
+        const body = part!;
+        part = undefined;
+        try {
+          let at = 0;
+          for (const [i, bytes] of (await Promise.all(tail.map((t) => bucket.getBytes(t.key)))).entries()) {
+            if (bytes.length !== tail[i]!.size) throw new Error(`tail object ${tail[i]!.key} holds ${bytes.length} bytes, its session says ${tail[i]!.size}`);
+            at += bytes.copy(body, at);
+          }
+          consumed.push(...tail.map((t) => t.key));
+          tail = [];
+          tailBytes = 0;
+          fill = 0;
+          if (parts.length >= MAX_PARTS) throw new Error(`upload ${id} exceeds S3's ${MAX_PARTS} parts`);
+          mpu ??= await bucket.createMultipart(target);
+        } catch (err) {
+          give(body);
+          throw err;
+        }
         const slot = { n: parts.length + 1, etag: '', size: body.length };
         parts.push(slot);
         const uploadId = mpu;
-        inFlight.push(bucket.uploadPart(target, uploadId, slot.n, body).then((etag) => void (slot.etag = etag)));
+        inFlight.push(
+          bucket
+            .uploadPart(target, uploadId, slot.n, body)
+            .then((etag) => void (slot.etag = etag))
+            .finally(() => give(body)),
+        );
         if (inFlight.length >= PARTS_IN_FLIGHT) await inFlight.shift();
       };
 
       try {
         for await (const chunk of source) {
-          pending.push(chunk);
-          pendingBytes += chunk.length;
           received += chunk.length;
-          if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) await cutPart();
+          for (let at = 0; at < chunk.length; ) {
+            const partBytes = partSizeFor(parts.length + 1);
+            part ??= take(partBytes);
+            const n = Math.min(partBytes - tailBytes - fill, chunk.length - at);
+            chunk.copy(part, tailBytes + fill, at, at + n);
+            fill += n;
+            at += n;
+            // Only full parts: a client sending 6 MiB PATCHes must not spend S3's 10,000 parts on 6 MiB each.
+            if (tailBytes + fill === partBytes) await cutPart();
+          }
         }
-        // Only full parts: a client sending 6 MiB PATCHes must not spend S3's 10,000 parts on 6 MiB each.
-        if (tailBytes + pendingBytes >= partSizeFor(parts.length + 1)) {
-          await cutPart();
-        } else if (pendingBytes > 0) {
-          const key = `${uploadKey(id)}/${String(received - pendingBytes).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
-          await bucket.put(key, Buffer.concat(pending));
+        if (fill > 0) {
+          const key = `${uploadKey(id)}/${String(received - fill).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
+          await bucket.put(key, part!.subarray(tailBytes, tailBytes + fill));
           written.push(key);
-          tail.push({ key, size: pendingBytes });
+          tail.push({ key, size: fill });
         }
         await Promise.all(inFlight);
       } catch (err) {
         await Promise.allSettled(inFlight);
         await Promise.allSettled(written.map((k) => bucket.delete(k)));
         throw err;
+      } finally {
+        if (part) give(part);
       }
       const next: S3Session = { ...(mpu ? { mpu } : {}), parts, tail };
       return {

@@ -107,6 +107,34 @@ describe('S3 storage', () => {
     expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
   });
 
+  it('a whole-blob PUT with a wrong digest keeps its bytes and their digest: the right digest finishes it on the other node, more bytes are refused', async () => {
+    const bytes = randomBytes(9 * MiB); // more than a part: a multipart upload
+    const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
+    const id = start.headers.get('docker-upload-uuid')!;
+    const location = start.headers.get('location')!;
+    const withDigest = (digest: string) => `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`;
+    const bad = await a.registry(withDigest(digestOf(randomBytes(5))), { method: 'PUT', auth: jwt, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe('DIGEST_INVALID');
+    // Hashed natively in one go: the row keeps the finished digest instead of a midstate.
+    const row = () => a.ctx.db.selectFrom('uploads').select(['received_bytes', 'hash_state', 'driver_state']).where('id', '=', id).executeTakeFirstOrThrow();
+    const kept = await row();
+    expect(kept.received_bytes).toBe(bytes.length);
+    expect(kept.hash_state).toBe(`sealed:${digestOf(bytes)}`);
+
+    const more = await b.registry(location, { method: 'PATCH', auth: jwt, body: randomBytes(10), headers: { 'content-range': `${bytes.length}-${bytes.length + 9}` } });
+    expect(more.status).toBe(400);
+    const error = ((await more.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe('BLOB_UPLOAD_INVALID');
+    expect(error.message).toMatch(/cannot take more/);
+    expect(await row()).toEqual(kept);
+
+    const good = await b.registry(withDigest(digestOf(bytes)), { method: 'PUT', auth: jwt });
+    expect(good.status, await good.clone().text()).toBe(201);
+    const get = await a.registry(`/v2/${NAME}/blobs/${digestOf(bytes)}`, { auth: jwt });
+    expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
   it('a second push of a stored digest leaves no object, multipart upload or tail behind', async () => {
     const bytes = randomBytes(10 * MiB + 1); // more than a part: a multipart upload
     const digest = digestOf(bytes);

@@ -13,6 +13,13 @@ const MAX_PARTS = 10_000;
 const PARTS_PER_SIZE = 2_000;
 /** Parts uploaded side by side while the request keeps streaming in. */
 const PARTS_IN_FLIGHT = 2;
+/**
+ * Bytes of a session's tail that may live in its state (the database row) instead of in tail
+ * objects: a small blob pushed with POST, PATCH, PUT (every config, most small layers) then
+ * costs one PutObject when it finishes instead of a put, a get and a delete of a tail object
+ * besides.
+ */
+const INLINE_TAIL_BYTES = 64 * 1024;
 /** Idle part buffers kept for the next upload: one upload's worth (in flight, plus one filling). */
 const POOL_LIMIT = PARTS_IN_FLIGHT + 1;
 
@@ -23,6 +30,7 @@ const POOL_LIMIT = PARTS_IN_FLIGHT + 1;
  * `uploads/<id>/`, named by their offset plus a nonce so no two appends ever write the same
  * key. The append that fills a part reads the tail back and folds it in: memory per upload
  * stays within a few parts (PARTS_IN_FLIGHT uploading, one filling) whatever the blob size.
+ * A tail of at most INLINE_TAIL_BYTES stays in the session state itself (base64), not in S3.
  * Incoming bytes are copied into part-sized buffers that are reused from upload to upload:
  * allocating and dropping 8 MiB per part kept the garbage collector busy and the process
  * larger than the parts in flight.
@@ -34,8 +42,11 @@ const POOL_LIMIT = PARTS_IN_FLIGHT + 1;
 interface S3Session {
   mpu?: string;
   parts: { n: number; etag: string; size: number }[];
-  tail: { key: string; size: number }[];
+  tail: TailPiece[];
 }
+
+/** Bytes not in a part yet: a tail object, or (small) the bytes themselves in base64. */
+type TailPiece = { key: string; size: number } | { inline: string; size: number };
 
 /** Upload sessions on S3 multipart uploads; any node can continue one from its stored state. */
 export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): UploadSessions {
@@ -44,6 +55,11 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
   const take = (size: number): Buffer => (size === partSize ? pool.pop() : undefined) ?? Buffer.allocUnsafeSlow(size);
   const give = (buffer: Buffer): void => {
     if (buffer.length === partSize && pool.length < POOL_LIMIT) pool.push(buffer);
+  };
+  const bytesOf = async (t: TailPiece): Promise<Buffer> => {
+    const bytes = 'inline' in t ? Buffer.from(t.inline, 'base64') : await bucket.getBytes(t.key);
+    if (bytes.length !== t.size) throw new Error(`a tail piece of ${'key' in t ? t.key : 'the session state'} holds ${bytes.length} bytes, its session says ${t.size}`);
+    return bytes;
   };
 
   return {
@@ -60,7 +76,7 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
       const consumed: string[] = [];
       const written: string[] = [];
       const inFlight: Promise<void>[] = [];
-      // The part being filled: the tail objects' bytes go in front (fetched when it is full),
+      // The part being filled: the tail's bytes go in front (fetched when it is full),
       // this request's bytes after them.
       let part: Buffer | undefined;
       let tailBytes = sum(tail);
@@ -72,11 +88,8 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
         part = undefined;
         try {
           let at = 0;
-          for (const [i, bytes] of (await Promise.all(tail.map((t) => bucket.getBytes(t.key)))).entries()) {
-            if (bytes.length !== tail[i]!.size) throw new Error(`tail object ${tail[i]!.key} holds ${bytes.length} bytes, its session says ${tail[i]!.size}`);
-            at += bytes.copy(body, at);
-          }
-          consumed.push(...tail.map((t) => t.key));
+          for (const bytes of await Promise.all(tail.map(bytesOf))) at += bytes.copy(body, at);
+          consumed.push(...tailKeys(tail));
           tail = [];
           tailBytes = 0;
           fill = 0;
@@ -113,10 +126,15 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
           }
         }
         if (fill > 0) {
-          const key = `${uploadKey(id)}/${String(received - fill).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
-          await bucket.put(key, part!.subarray(tailBytes, tailBytes + fill));
-          written.push(key);
-          tail.push({ key, size: fill });
+          const bytes = part!.subarray(tailBytes, tailBytes + fill);
+          if (sum(tail.filter((t) => 'inline' in t)) + fill <= INLINE_TAIL_BYTES) {
+            tail.push({ inline: bytes.toString('base64'), size: fill });
+          } else {
+            const key = `${uploadKey(id)}/${String(received - fill).padStart(15, '0')}-${randomBytes(6).toString('hex')}`;
+            await bucket.put(key, bytes);
+            written.push(key);
+            tail.push({ key, size: fill });
+          }
         }
         await Promise.all(inFlight);
       } catch (err) {
@@ -141,7 +159,7 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
 
     async finish(id, state, size, digest) {
       const session = parseSession(state, size);
-      const tailBytes = await Promise.all(session.tail.map((t) => bucket.getBytes(t.key)));
+      const tailBytes = await Promise.all(session.tail.map(bytesOf));
       let key: string;
       if (session.parts.length === 0) {
         // Smaller than a part: one PutObject under the digest's own key, no multipart upload.
@@ -160,7 +178,7 @@ export function s3Sessions(bucket: S3Bucket, partSize = DEFAULT_PART_BYTES): Upl
         const head = await bucket.head(key);
         if (head?.size !== size) throw new Error(`S3 assembled ${head ? head.size : 'no'} bytes for upload ${id}, expected ${size}`);
       }
-      await Promise.allSettled(session.tail.map((t) => bucket.delete(t.key)));
+      await Promise.allSettled(tailKeys(session.tail).map((k) => bucket.delete(k)));
       return key;
     },
 
@@ -194,10 +212,20 @@ function sum(items: { size: number }[]): number {
   return items.reduce((total, i) => total + i.size, 0);
 }
 
+/** The keys of a tail's objects (inline pieces have none). */
+function tailKeys(tail: TailPiece[]): string[] {
+  return tail.flatMap((t) => ('key' in t ? [t.key] : []));
+}
+
+function isTailPiece(t: unknown): t is TailPiece {
+  const p = t as Record<string, unknown>;
+  return typeof p === 'object' && p !== null && Number.isSafeInteger(p.size) && (typeof p.key === 'string' || typeof p.inline === 'string');
+}
+
 /** The session as stored, checked against the size the caller recorded. */
 function parseSession(state: SessionState, size: number): S3Session {
   const s = state as Partial<S3Session>;
-  if (!Array.isArray(s.parts) || !Array.isArray(s.tail)) throw new Error('not an S3 upload session (was the storage changed while uploads were open?)');
+  if (!Array.isArray(s.parts) || !Array.isArray(s.tail) || !s.tail.every(isTailPiece)) throw new Error('not an S3 upload session (was the storage changed while uploads were open?)');
   const session: S3Session = { ...(typeof s.mpu === 'string' ? { mpu: s.mpu } : {}), parts: s.parts, tail: s.tail };
   const held = sum(session.parts) + sum(session.tail);
   if (held !== size) throw new Error(`S3 upload session holds ${held} bytes, its row says ${size}`);

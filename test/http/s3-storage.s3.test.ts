@@ -90,6 +90,23 @@ describe('S3 storage', () => {
     }
   });
 
+  it('keeps a small chunk in the session row, not in S3: the blob is one object when it finishes', async () => {
+    const bytes = randomBytes(20_000);
+    const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
+    const id = start.headers.get('docker-upload-uuid')!;
+    const patched = await a.registry(start.headers.get('location')!, { method: 'PATCH', auth: jwt, body: bytes, headers: { 'content-range': `0-${bytes.length - 1}` } });
+    expect(patched.status).toBe(202);
+    expect(await objects(`uploads/${id}`)).toEqual([]);
+    const row = await a.ctx.db.selectFrom('uploads').select('driver_state').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(JSON.parse(row.driver_state!)).toEqual({ parts: [], tail: [{ inline: bytes.toString('base64'), size: bytes.length }] });
+    const next = patched.headers.get('location')!;
+    const done = await b.registry(`${next}&digest=${digestOf(bytes)}`, { method: 'PUT', auth: jwt });
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await objects(`blobs/sha256/${digestOf(bytes).slice(7, 9)}`)).toEqual([{ key: `blobs/sha256/${digestOf(bytes).slice(7, 9)}/${digestOf(bytes).slice(7)}`, size: bytes.length }]);
+    const get = await a.registry(`/v2/${NAME}/blobs/${digestOf(bytes)}`, { auth: jwt });
+    expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
   it('a chunk that fails on one node is retried on the other from the recorded offset', async () => {
     const bytes = randomBytes(7 * MiB);
     const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });

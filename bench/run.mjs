@@ -257,6 +257,9 @@ async function main() {
         if (c.failed) continue;
         settle();
         try {
+          // A fresh token each repetition (untimed): on S3 the other server's setup and runs can
+          // outlast a read token's lifetime.
+          await c.client.login();
           const probe = loadProbe([...Object.values(ctx).map((x) => x.server.pid), ...storagePids]);
           const serverCpu0 = cpuSeconds(c.server.pid);
           const storageCpu0 = storageCpu();

@@ -10,9 +10,12 @@ import { isCI } from './test/support/tools.js';
 // BERTH_TEST_DIALECT and the storage from BERTH_TEST_STORAGE, and get databases and storage
 // from test/support/database.ts and storage.ts.
 // Files named *.s3.test.ts test what only S3 storage does (redirects, sessions across nodes,
-// the multi-node setup) and run in the postgres-s3 project only.
+// the multi-node setup) and run in the postgres-s3 project only; files named *.fs.test.ts
+// test the filesystem driver's own behaviour (file modes, bytes watched on disk, blobs seeded
+// as files) and run in the two filesystem projects only.
 const include = ['src/**/*.test.ts', 'test/**/*.test.ts'];
 const S3_ONLY = '**/*.s3.test.ts';
+const FS_ONLY = '**/*.fs.test.ts';
 
 function project(name: string, dialect: 'sqlite' | 'postgres', storage: 'filesystem' | 's3'): TestProjectInlineConfiguration {
   return {
@@ -20,7 +23,7 @@ function project(name: string, dialect: 'sqlite' | 'postgres', storage: 'filesys
     test: {
       name,
       include,
-      exclude: storage === 's3' ? configDefaults.exclude : [...configDefaults.exclude, S3_ONLY],
+      exclude: [...configDefaults.exclude, storage === 's3' ? FS_ONLY : S3_ONLY],
       env: {
         BERTH_TEST_DIALECT: dialect,
         BERTH_TEST_STORAGE: storage,

@@ -5,6 +5,10 @@ import { GarbageCollectionService } from './gc/index.js';
 import type { Config } from './config/index.js';
 import { createLogger } from './logging.js';
 import { connectDatabase, migrateToLatest, type Db, type Dialect } from './db/index.js';
+import { BERTH_VERSION } from './version.js';
+import { Metrics } from './metrics/index.js';
+import { databaseObserver, storageObserver } from './ops/observers.js';
+import { HealthChecker } from './ops/health.js';
 import {
   BlobService,
   Inventory,
@@ -21,7 +25,7 @@ import {
   type Tiers,
 } from './registry/index.js';
 import { claimStorage } from './registry/storage-identity.js';
-import { createFilesystemDriver, type BlobDriver } from './storage/index.js';
+import { createFilesystemDriver, observeDriver, type BlobDriver } from './storage/index.js';
 
 /** Everything a handler, CLI command or background job needs, built once. */
 export interface AppContext {
@@ -46,6 +50,10 @@ export interface AppContext {
   gc: GarbageCollectionService;
   /** The API's limits: per identity in the database, per address (unauthenticated) in memory. */
   rateLimits: { identified: RateLimiter; anonymous: MemoryRateLimiter };
+  /** This process's Prometheus metrics (served by the metrics listener). */
+  metrics: Metrics;
+  /** Dependency checks behind /healthz and /readyz. */
+  health: HealthChecker;
   close(): Promise<void>;
 }
 
@@ -54,20 +62,25 @@ export interface ContextOverrides {
   logger?: Logger;
   /** Time for rate limits, credential checks and JWTs (tests move it instead of waiting). */
   clock?: Clock;
+  metrics?: Metrics;
 }
 
 /** The composition root: the only place that picks concrete drivers and wires services. */
 export async function createContext(config: Readonly<Config>, overrides: ContextOverrides = {}): Promise<AppContext> {
-  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const logger = overrides.logger ?? createLogger(config);
   const clock = overrides.clock ?? Date.now;
-  const db = connectDatabase(config.database);
+  const metrics = overrides.metrics ?? new Metrics(BERTH_VERSION);
+  const db = connectDatabase(config.database, databaseObserver(metrics, logger));
   try {
     await migrateToLatest(db);
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  const driver = overrides.driver ?? (await createDriver(config.storage));
+  // Every storage call is timed and its failures counted, whichever driver serves it.
+  // (The observer tells the health checker whether writes find space; no write runs before it exists.)
+  const driver = observeDriver(overrides.driver ?? (await createDriver(config.storage)), storageObserver(metrics, (full) => health.noteStorageWrite(full)));
+  const health = new HealthChecker(db, driver, metrics, { database: config.database.dialect, storage: config.storage.driver });
   const tiers = resolveTiers(config.tierOverrides);
   const usage = new UsageService(db, logger);
   const quota = new TierQuota(db, usage, tiers, { maxUploadSessions: config.maxUploadSessions });
@@ -113,11 +126,18 @@ export async function createContext(config: Readonly<Config>, overrides: Context
       readOnlyMode: config.gcMode === 'read-only',
       writeTokenTtlMs: Math.min(config.tokenTtlSeconds, config.writeTokenTtlSeconds) * 1000,
       onFinished: (registryId) => usage.markDirty(registryId),
+      onEnded: (status, totals) => {
+        metrics.gcRuns.inc({ status });
+        metrics.gcFreedBytes.inc(totals.freedBytes);
+        metrics.gcBlobsDeleted.inc(totals.blobsDeleted);
+      },
     }),
     rateLimits: {
       identified: new RateLimiter(db, limits, clock, (err) => logger.error({ err }, 'pruning the rate-limit log failed')),
       anonymous: new MemoryRateLimiter(limits, clock),
     },
+    metrics,
+    health,
     close: async () => {
       usage.stop();
       await db.destroy();
@@ -134,7 +154,8 @@ const drivers: { [D in Config['storage']['driver']]: (storage: StorageOf<D>) => 
   s3: async (storage) => (await import('./storage/s3.js')).createS3Driver(storage),
 };
 
-function createDriver(storage: Config['storage']): Promise<BlobDriver> {
+/** The blob driver a storage configuration names (also what backup, restore and migrate-data open). */
+export function createDriver(storage: Config['storage']): Promise<BlobDriver> {
   return (drivers[storage.driver] as (s: Config['storage']) => Promise<BlobDriver>)(storage);
 }
 

@@ -6,7 +6,7 @@ const TOKEN = `dop_v1_${'ab12'.repeat(16)}`;
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
 
 /** A real pino logger writing into memory; returns the parsed lines. */
-function capture(): { logger: ReturnType<typeof createLogger>; lines: () => string[] } {
+function capture(logFormat: 'json' | 'pretty' = 'json'): { logger: ReturnType<typeof createLogger>; lines: () => string[] } {
   const chunks: string[] = [];
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -14,7 +14,7 @@ function capture(): { logger: ReturnType<typeof createLogger>; lines: () => stri
       done();
     },
   });
-  const logger = createLogger('debug', sink);
+  const logger = createLogger({ logLevel: 'debug', logFormat }, sink);
   return { logger, lines: () => chunks.join('').split('\n').filter(Boolean) };
 }
 
@@ -52,5 +52,19 @@ describe('the logger', () => {
     expect(parsed.err.rawPacket).toMatch(/^\[\d+ bytes\]$/);
     expect(parsed.err.headers).toEqual({ Authorization: '[REDACTED]', cookie: '[REDACTED]', 'proxy-authorization': '[REDACTED]', accept: 'application/json' });
     expect(parsed.req.headers).toEqual({ authorization: '[REDACTED]', 'x-request-id': 'abc' });
+  });
+
+  it('redacts the readable format too, and leads its lines with the request id', () => {
+    const { logger, lines } = capture('pretty');
+    logger.child({ listener: 'api' }).info({ request_id: 'req-1', method: 'GET', url: `/v1/oauth/revoke?token=${TOKEN}`, status: 200, ms: 3 }, 'request');
+    logger.warn({ headers: { authorization: `Bearer ${JWT}` } }, `token ${TOKEN} refused`);
+    const [request, warning] = lines();
+    expect(request).toMatch(/^\[\d{2}:\d{2}:\d{2}\.\d{3}\] INFO: \[req-1\] api: request GET \/v1\/oauth\/revoke\?token=\[REDACTED\] 200 3ms$/);
+    expect(warning).toContain('token dop_v1_[REDACTED] refused');
+    for (const line of [request, warning]) {
+      expect(line).not.toContain(TOKEN);
+      expect(line).not.toContain(JWT);
+      expect(line).not.toContain('\u001b[');
+    }
   });
 });

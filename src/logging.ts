@@ -1,4 +1,9 @@
 import pino, { type Logger } from 'pino';
+import pretty from 'pino-pretty';
+import type { Config } from './config/index.js';
+
+/** What the logger needs of the configuration. */
+export type LogSettings = Pick<Config, 'logLevel'> & Partial<Pick<Config, 'logFormat'>>;
 
 /**
  * The process logger. Every line passes through one redaction step, so no code path (access
@@ -6,10 +11,14 @@ import pino, { type Logger } from 'pino';
  * parameters that carry secrets, credential headers, DigitalOcean-style tokens, JWTs and
  * `Bearer`/`Basic` values are replaced, and raw buffers (Node's `rawPacket` of a malformed
  * request holds its headers) are never dumped.
+ *
+ * JSON lines for machines by default; for people (`--log-format pretty`, or `auto` on a
+ * terminal) one line per event with the request id up front, coloured on a terminal. Redaction
+ * happens before either format is written.
  */
-export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
+export function createLogger(settings: LogSettings, destination?: pino.DestinationStream, stdoutIsTty = process.stdout.isTTY === true): Logger {
   const options: pino.LoggerOptions = {
-    level,
+    level: settings.logLevel,
     base: { service: 'berth' },
     formatters: { log: (object) => redact(object) as Record<string, unknown> },
     // Errors were serialised and redacted by the formatter above; do not serialise them twice.
@@ -20,7 +29,24 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       },
     },
   };
+  const format = (settings.logFormat ?? 'json') === 'auto' ? (stdoutIsTty && !destination ? 'pretty' : 'json') : (settings.logFormat ?? 'json');
+  if (format === 'pretty') return pino(options, prettyStream(stdoutIsTty && !destination, destination ?? 1));
   return destination ? pino(options, destination) : pino(options);
+}
+
+/** A synchronous pino-pretty stream (no worker thread, so it works from any install). */
+export function prettyStream(colorize: boolean, destination: NodeJS.WritableStream | pino.DestinationStream | number = 1): pino.DestinationStream {
+  return pretty({
+    colorize,
+    sync: true,
+    destination: destination as NodeJS.WritableStream | number,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service,request_id,listener,method,url,status,ms',
+    // The request id leads the line so a person can follow one request through the log; the
+    // request line reads like an access log. Other fields follow as compact JSON.
+    messageFormat: '{if request_id}[{request_id}] {end}{if listener}{listener}: {end}{msg}{if method} {method} {url} {status} {ms}ms{end}',
+    singleLine: true,
+  });
 }
 
 export const REDACTED = '[REDACTED]';

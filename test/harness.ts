@@ -10,7 +10,6 @@ import { bootstrap } from '../src/bootstrap.js';
 import { loadConfig, type ServeFlags } from '../src/config/index.js';
 import { createContext, type AppContext, type ContextOverrides } from '../src/context.js';
 import { createApiServer } from '../src/http/api/server.js';
-import { Metrics } from '../src/http/metrics.js';
 import { createRegistryServer } from '../src/http/oci/server.js';
 import { digestOf } from '../src/oci/index.js';
 import { testDatabaseUrl } from './support/database.js';
@@ -58,7 +57,7 @@ export async function startHarness(flags: ServeFlags = {}, overrides: ContextOve
   );
   const ctx = await createContext(config, overrides);
   await bootstrap(ctx);
-  const apiApp: FastifyInstance = createApiServer(ctx, new Metrics());
+  const apiApp: FastifyInstance = createApiServer(ctx);
   const registryApp: FastifyInstance = createRegistryServer(ctx);
   await apiApp.listen({ host: '127.0.0.1', port: 0 });
   await registryApp.listen({ host: '127.0.0.1', port: 0 });

@@ -2,9 +2,11 @@ import { Command, CommanderError, Option } from 'commander';
 import { ConfigError, SETTINGS, type ServeFlags } from '../config/index.js';
 import { AppError } from '../errors/index.js';
 import { registerAdminCommands } from './admin.js';
+import { OperatorError } from '../ops/errors.js';
 import { clientEnv, normalizeBoolFlags, registerClientCommands, type ClientIo } from './client/index.js';
 import { CliError } from './client/errors.js';
 import type { ClientRuntime } from './client/command.js';
+import { registerOpsCommands } from './ops.js';
 
 /** The process's own streams and environment, for the client commands. */
 export function processIo(): ClientIo {
@@ -32,6 +34,7 @@ export function buildCli(io: ClientIo = processIo()): { program: Command; client
     .action(async (flags: ServeFlags) => (await import('./migrate.js')).migrate(flags));
 
   registerAdminCommands(program);
+  registerOpsCommands(program);
   const client = registerClientCommands(program, io);
   return { program, client };
 }
@@ -52,7 +55,7 @@ export async function runCli(argv: string[], io: ClientIo = processIo()): Promis
       io.stderr.write(`Error: ${err.message}\n`);
       return 1;
     }
-    if (err instanceof ConfigError || err instanceof AppError) {
+    if (err instanceof ConfigError || err instanceof AppError || err instanceof OperatorError) {
       console.error(`berth: ${err.message}`);
       return 2;
     }

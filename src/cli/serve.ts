@@ -5,10 +5,11 @@ import { loadConfig, type Config, type ServeFlags } from '../config/index.js';
 import { checkStorage, createContext } from '../context.js';
 import { createLogger } from '../logging.js';
 import { createApiServer } from '../http/api/server.js';
-import { Metrics } from '../http/metrics.js';
+import { createMetricsServer } from '../http/metrics-server.js';
 import { createRegistryServer } from '../http/oci/server.js';
 import { startGcWorker } from '../jobs/gc-worker.js';
 import { startLayerSizeJob } from '../jobs/layer-sizes.js';
+import { startStorageGauges } from '../jobs/storage-gauges.js';
 import { startUploadExpiry } from '../jobs/upload-expiry.js';
 import { readTlsMaterial, reloadCertificates } from '../http/tls.js';
 import { formatMode, restrictFiles, restrictTree } from '../storage/index.js';
@@ -18,7 +19,7 @@ export async function serve(flags: ServeFlags): Promise<void> {
   const config = loadConfig(flags);
   // Unreadable or mismatched TLS files stop the start before anything else happens.
   if (config.tls) readTlsMaterial(config.tls);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config);
   await tightenPermissions(config, logger);
   const ctx = await createContext(config, { logger });
   try {
@@ -31,24 +32,25 @@ export async function serve(flags: ServeFlags): Promise<void> {
   if (printedToken) {
     console.log(`Created team "default" with a full-access API token (shown once, store it now):\n${printedToken}`);
   }
-  const metrics = new Metrics();
   const servers: FastifyInstance[] = [];
   // Background work runs on every node; leases and idempotent passes make that safe.
   const gcWorker = startGcWorker(ctx);
   const layerSizes = startLayerSizeJob(ctx);
   ctx.manifests.onPushed = () => layerSizes.kick();
   if (config.role !== 'registry') {
-    const api = createApiServer(ctx, metrics, { gcChanged: () => gcWorker.kick() });
-    metrics.instrument(api, 'api');
+    const api = createApiServer(ctx, { gcChanged: () => gcWorker.kick() });
     await api.listen({ host: config.apiListen.host, port: config.apiListen.port });
     servers.push(api);
   }
   if (config.role !== 'api') {
     const registry = createRegistryServer(ctx);
-    metrics.instrument(registry, 'registry');
     await registry.listen({ host: config.registryListen.host, port: config.registryListen.port });
     servers.push(registry);
   }
+  const storageGauges = startStorageGauges(ctx);
+  // Kept apart from `servers`: it has no draining of its own and answers scrapes until the end.
+  const metricsServer = config.metricsListen ? createMetricsServer(ctx, { beforeScrape: () => storageGauges.refreshIfStale(5_000, 1_000) }) : undefined;
+  if (metricsServer && config.metricsListen) await metricsServer.listen({ host: config.metricsListen.host, port: config.metricsListen.port });
   const expiry = startUploadExpiry(ctx);
   // Other nodes' pushes change usage too; a periodic full refresh catches them.
   const usageTimer = setInterval(() => void ctx.usage.flush(true), 60_000);
@@ -57,7 +59,15 @@ export async function serve(flags: ServeFlags): Promise<void> {
     ctx.logger.warn({ registryHost: config.registryHost }, 'set --registry-host to the name clients use: it is the token realm, the JWT audience and the host in config.json');
   }
   ctx.logger.info(
-    { tls: config.tls !== undefined, api: config.role !== 'registry' ? config.apiListen : undefined, registry: config.role !== 'api' ? config.registryListen : undefined, registryHost: config.registryHost, database: config.database.dialect, storage: config.storage.driver },
+    {
+      tls: config.tls !== undefined,
+      api: config.role !== 'registry' ? config.apiListen : undefined,
+      registry: config.role !== 'api' ? config.registryListen : undefined,
+      metrics: config.metricsListen,
+      registryHost: config.registryHost,
+      database: config.database.dialect,
+      storage: config.storage.driver,
+    },
     'berth is serving',
   );
 
@@ -68,8 +78,9 @@ export async function serve(flags: ServeFlags): Promise<void> {
     ctx.logger.info({ signal }, 'draining in-flight requests');
     for (const s of servers) s.startDraining();
     await Promise.all(servers.map((s) => s.close()));
+    await metricsServer?.close();
     clearInterval(usageTimer);
-    await Promise.all([expiry.stop(), gcWorker.stop(), layerSizes.stop()]);
+    await Promise.all([expiry.stop(), gcWorker.stop(), layerSizes.stop(), storageGauges.stop()]);
     await ctx.close();
     ctx.logger.info('stopped');
     process.exit(0);

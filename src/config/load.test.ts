@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load.js';
+import { describeDatabase, describeStorage } from './describe.js';
 
 describe('loadConfig', () => {
   it('defaults to SQLite and the filesystem under ./data', () => {
@@ -82,6 +83,17 @@ describe('loadConfig', () => {
     expect(loadConfig({ ui: 'true' }, { BERTH_UI: 'false' }).ui).toBe(true);
     expect(() => loadConfig({ ui: 'maybe' }, {})).toThrow(/--ui \/ BERTH_UI: "maybe" must be true or false/);
   });
+
+  it('has the metrics listener off and log format auto unless set', () => {
+    const config = loadConfig({}, {});
+    expect(config.metricsListen).toBeUndefined();
+    expect(config.logFormat).toBe('auto');
+    const set = loadConfig({ logFormat: 'pretty' }, { BERTH_METRICS_LISTEN: '0.0.0.0:9464' });
+    expect(set.metricsListen).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(set.logFormat).toBe('pretty');
+    expect(loadConfig({ metricsListen: 'off' }, { BERTH_METRICS_LISTEN: '127.0.0.1:1' }).metricsListen).toBeUndefined();
+    expect(() => loadConfig({ metricsListen: '9464', logFormat: 'xml' }, {})).toThrow(/--metrics-listen[\s\S]*--log-format/);
+  });
 });
 
 describe('S3 storage URLs', () => {
@@ -138,5 +150,19 @@ describe('S3 storage URLs', () => {
     expect(loadConfig({ storageUrl: 's3://bucket1', storageRedirect: true }, {}).storageRedirect).toBe(true);
     expect(loadConfig({ storageUrl: 's3://bucket1' }, { BERTH_STORAGE_REDIRECT: 'false' }).storageRedirect).toBe(false);
     expect(problemsOf('s3://bucket1', { BERTH_STORAGE_REDIRECT: 'maybe' })).toContain('must be true or false');
+  });
+});
+
+describe('URLs fit for messages', () => {
+  it('describes a storage as a --storage-url that reads back the same', () => {
+    for (const url of ['file:/var/lib/berth', 's3://bucket1/p/q?endpoint=http%3A%2F%2F127.0.0.1%3A7480&region=eu-west-1', 's3://bucket1?endpoint=http://h:1&force-path-style=false', 's3://bucket1/x']) {
+      const storage = loadConfig({ storageUrl: url }, {}).storage;
+      expect(loadConfig({ storageUrl: describeStorage(storage) }, {}).storage, url).toEqual(storage);
+    }
+  });
+
+  it('never shows a database password', () => {
+    expect(describeDatabase({ dialect: 'postgres', url: 'postgres://berth:s3cret@db:5432/berth' })).toBe('postgres://berth:***@db:5432/berth');
+    expect(describeDatabase({ dialect: 'sqlite', file: '/d/berth.db' })).toBe('sqlite:/d/berth.db');
   });
 });

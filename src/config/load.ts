@@ -33,13 +33,15 @@ export interface ServeFlags {
   maxConnections?: string;
   maxTokenScopes?: string;
   ui?: string;
+  metricsListen?: string;
+  logFormat?: string;
 }
 
 /** Every setting: its flag, its environment variable, its default. README's table mirrors this. */
 export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; default: string; description: string }[] = [
   { key: 'dataDir', flag: '--data-dir <dir>', env: 'BERTH_DATA_DIR', default: './data', description: 'Where SQLite, blobs and uploads live by default' },
-  { key: 'apiListen', flag: '--api-listen <host:port>', env: 'BERTH_API_LISTEN', default: '127.0.0.1:8080', description: 'Management API listener (DigitalOcean API, /healthz, /metrics)' },
-  { key: 'registryListen', flag: '--registry-listen <host:port>', env: 'BERTH_REGISTRY_LISTEN', default: '127.0.0.1:5000', description: 'Registry listener (OCI Distribution, /auth/token)' },
+  { key: 'apiListen', flag: '--api-listen <host:port>', env: 'BERTH_API_LISTEN', default: '127.0.0.1:8080', description: 'Management API listener (DigitalOcean API, /healthz, /readyz, /livez)' },
+  { key: 'registryListen', flag: '--registry-listen <host:port>', env: 'BERTH_REGISTRY_LISTEN', default: '127.0.0.1:5000', description: 'Registry listener (OCI Distribution, /auth/token, /healthz, /readyz, /livez)' },
   { key: 'registryHost', flag: '--registry-host <host[:port]>', env: 'BERTH_REGISTRY_HOST', default: 'the registry listen address', description: 'Public registry name used in image references and config.json' },
   { key: 'apiUrl', flag: '--api-url <url>', env: 'BERTH_API_URL', default: 'http:// + API listen address', description: 'Public base URL of the API (pagination links)' },
   { key: 'databaseUrl', flag: '--database-url <url>', env: 'BERTH_DATABASE_URL', default: 'sqlite:<data-dir>/berth.db', description: '`sqlite:PATH` or `postgres://…`' },
@@ -65,6 +67,8 @@ export const SETTINGS: { key: keyof ServeFlags; flag: string; env: string; defau
   { key: 'maxTokenScopes', flag: '--max-token-scopes <n>', env: 'BERTH_MAX_TOKEN_SCOPES', default: '50', description: 'Scopes one /auth/token request may ask for (docker, podman and containerd send 1–3)' },
   { key: 'ui', flag: '--ui <bool>', env: 'BERTH_UI', default: 'true', description: 'Serve the web console at / on the API listener; `--ui=false` turns it off' },
   { key: 'maxUploadSessions', flag: '--max-upload-sessions <n>', env: 'BERTH_MAX_UPLOAD_SESSIONS', default: '100', description: 'Upload sessions a team may have open at once (`0`: no cap)' },
+  { key: 'metricsListen', flag: '--metrics-listen <host:port>', env: 'BERTH_METRICS_LISTEN', default: 'off', description: 'Prometheus listener serving /metrics (and /livez, /readyz, /healthz); off unless set' },
+  { key: 'logFormat', flag: '--log-format <format>', env: 'BERTH_LOG_FORMAT', default: 'auto', description: '`json`, `pretty` (one readable line per event) or `auto` (pretty when stdout is a terminal)' },
 ];
 
 export class ConfigError extends Error {
@@ -95,6 +99,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
   const dataDir = path.resolve(pick('dataDir') ?? './data');
   const apiListen = parseListen(pick('apiListen') ?? '127.0.0.1:8080', name('apiListen'), problems);
   const registryListen = parseListen(pick('registryListen') ?? '127.0.0.1:5000', name('registryListen'), problems);
+  const metricsListenRaw = pick('metricsListen');
+  const metricsListen = metricsListenRaw === undefined || metricsListenRaw === 'off' ? undefined : parseListen(metricsListenRaw, name('metricsListen'), problems);
 
   const registryHost = pick('registryHost') ?? `${registryListen.host}:${registryListen.port}`;
   if (!/^[a-zA-Z0-9.-]+(?::\d{1,5})?$|^\[[0-9a-fA-F:]+\](?::\d{1,5})?$/.test(registryHost)) {
@@ -193,6 +199,8 @@ export function loadConfig(flags: ServeFlags, env: NodeJS.ProcessEnv = process.e
     maxConnections,
     maxTokenScopes,
     ui: ui ?? true,
+    metricsListen,
+    logFormat: pick('logFormat') ?? 'auto',
   };
   const parsed = configSchema.safeParse(candidate);
   if (!parsed.success) {
@@ -290,7 +298,7 @@ function parseListen(value: string, label: string, problems: string[]): ListenAd
   return { host: match[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
 
-function parseDatabaseUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): DatabaseConfig {
+export function parseDatabaseUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): DatabaseConfig {
   if (value === undefined) return { dialect: 'sqlite', file: path.join(dataDir, 'berth.db') };
   if (value.startsWith('sqlite:')) {
     const file = value.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -309,7 +317,7 @@ function parseDatabaseUrl(value: string | undefined, dataDir: string, label: str
   return { dialect: 'sqlite', file: ':memory:' };
 }
 
-function parseStorageUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): StorageConfig {
+export function parseStorageUrl(value: string | undefined, dataDir: string, label: string, problems: string[]): StorageConfig {
   if (value === undefined) return { driver: 'filesystem', root: dataDir };
   if (value.startsWith('file:')) {
     const root = value.slice('file:'.length).replace(/^\/\/(?=\/)/, '');

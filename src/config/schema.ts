@@ -65,6 +65,9 @@ export const configSchema = z.object({
   maxTokenScopes: z.number().int().positive(),
   /** Serve the web console's built assets at / on the API listener. */
   ui: z.boolean(),
+  /** Where Prometheus scrapes /metrics; undefined when the listener is off (the default). */
+  metricsListen: listenAddress.optional(),
+  logFormat: z.enum(['json', 'pretty', 'auto']),
 });
 
 export type Config = z.infer<typeof configSchema>;

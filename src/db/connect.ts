@@ -1,16 +1,38 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, Migrator, PostgresDialect, SqliteDialect, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, SqliteDialect, type LogEvent, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import type { DatabaseConfig } from '../config/index.js';
+import { withAvailability, type AvailabilityOptions } from './availability.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
 
+export interface ConnectOptions {
+  /** Kysely's query log hook (metrics: latency and errors per statement). */
+  log?: (event: LogEvent) => void;
+  /** Retry and translation of connection failures (see availability.ts). */
+  availability?: AvailabilityOptions;
+  /** Told about connection errors of idle pooled clients (PostgreSQL restarts, network cuts). */
+  onIdleError?: (err: Error) => void;
+}
+
+/**
+ * pg clients emit 'error' when their connection dies while no query runs (a PostgreSQL
+ * restart, a cut network). Unheard, that event would end the process; heard, the client is
+ * simply dropped by the pool or fails its next query, which availability.ts turns into a 503.
+ */
+class ResilientClient extends pg.Client {
+  constructor(config?: string | pg.ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
+}
+
 /** The one place that knows which SQL dialect is in use. */
-export function connectDatabase(config: DatabaseConfig): Db {
+export function connectDatabase(config: DatabaseConfig, options: ConnectOptions = {}): Db {
   if (config.dialect === 'sqlite') {
     if (config.file !== ':memory:') {
       // The database holds the token service's private key: owner only. SQLite creates its
@@ -27,18 +49,22 @@ export function connectDatabase(config: DatabaseConfig): Db {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
-    return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    return new Kysely<Database>({ dialect: withAvailability(new SqliteDialect({ database: sqlite }), options.availability), log: options.log });
   }
   const pool = new pg.Pool({
     connectionString: config.url,
     max: 20,
+    Client: ResilientClient,
+    // Without a limit an unreachable host holds every request for the kernel's TCP timeout.
+    connectionTimeoutMillis: 5_000,
     // bigint columns hold sizes and epoch-ms times, all well inside 2^53.
     types: {
       getTypeParser: (oid: number, format?: string) =>
         oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser as (o: number, f?: string) => unknown)(oid, format),
     } as pg.CustomTypesConfig,
   });
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  pool.on('error', (err) => options.onIdleError?.(err));
+  return new Kysely<Database>({ dialect: withAvailability(new PostgresDialect({ pool }), options.availability), log: options.log });
 }
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

@@ -46,6 +46,8 @@ export const codes = {
   RATE_LIMITED: { status: 429, oci: 'TOOMANYREQUESTS', doId: 'too_many_requests', message: 'API rate limit exceeded.' },
   INTERNAL: { status: 500, oci: 'UNKNOWN', doId: 'server_error', message: 'Unexpected server-side error' },
   UNAVAILABLE: { status: 503, oci: 'UNAVAILABLE', doId: 'server_error', message: 'service unavailable' },
+  // A full disk (ENOSPC, EDQUOT, SQLITE_FULL): 507 Insufficient Storage on both listeners.
+  STORAGE_FULL: { status: 507, oci: 'UNAVAILABLE', doId: 'server_error', message: 'the registry has run out of storage space' },
 
   // HTTP-level refusals: malformed or oversized requests, answered before any route runs.
   METHOD_NOT_ALLOWED: { status: 405, oci: 'UNSUPPORTED', doId: 'method_not_allowed', message: 'the method is not allowed here' },

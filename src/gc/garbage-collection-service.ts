@@ -29,6 +29,8 @@ export interface GcOptions {
   writeTokenTtlMs: number;
   /** Told when a run ends, so the registry's storage usage is refreshed. */
   onFinished?: (registryId: string) => void;
+  /** Told how a run ended and what it freed in all (metrics); only the node that ends a run is told. */
+  onEnded?: (status: 'succeeded' | 'failed' | 'cancelled', totals: { blobsDeleted: number; freedBytes: number }) => void;
 }
 
 /** A run parked in the read-only wait keeps this worker's tick only for waits this short. */
@@ -306,8 +308,14 @@ export class GarbageCollectionService {
     }).then((finished) => {
       // Whatever the outcome, links may have changed: the registry's usage is due a refresh.
       if (finished) this.options.onFinished?.(run.registry_id);
+      if (finished && this.options.onEnded) void this.reportEnd(run.id, to, this.options.onEnded);
       return finished;
     });
+  }
+
+  private async reportEnd(id: string, status: 'succeeded' | 'failed' | 'cancelled', onEnded: NonNullable<GcOptions['onEnded']>): Promise<void> {
+    const row = await this.db.selectFrom('gc_runs').select(['blobs_deleted', 'freed_bytes']).where('id', '=', id).executeTakeFirst().catch(() => undefined);
+    onEnded(status, { blobsDeleted: row?.blobs_deleted ?? 0, freedBytes: row?.freed_bytes ?? 0 });
   }
 
   private async repositoryIds(registryId: string): Promise<string[]> {

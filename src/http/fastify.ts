@@ -34,6 +34,8 @@ export function createFastify(ctx: AppContext, listener: 'api' | 'registry', sha
   protectConnections(app, config, log, (socket) => writeRawError(socket, shape, new AppError('METHOD_NOT_ALLOWED', 'CONNECT is not supported')));
   app.addHook('onRequest', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
+    // A NUL names nothing here, and PostgreSQL refuses it in text: refuse it before any lookup.
+    if (req.url.includes('%00')) throw new AppError('BAD_REQUEST', 'the URL contains a NUL character (%00)');
   });
   // While draining, every response closes its connection, so keep-alive clients cannot hold
   // the process open after their last request (docker keeps idle connections ~90 s).
@@ -45,6 +47,8 @@ export function createFastify(ctx: AppContext, listener: 'api' | 'registry', sha
     reaper.unref();
   });
   app.addHook('onClose', async () => clearInterval(reaper));
+  // (A response sent before its request body was read in full closes the connection too:
+  // protectConnections, in connections.ts.)
   app.addHook('onSend', async (_req, reply) => {
     if (draining) reply.header('Connection', 'close');
   });

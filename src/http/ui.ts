@@ -8,8 +8,8 @@
  *   /<file> (favicon…)            revalidated on every use (ETag)
  *   /, /sign-in, /registries…     the client's routes: index.html, never cached
  *
- * Nothing here shadows the API: /v1/…, /v2/…, /healthz, /metrics and /openapi.json are not
- * console routes.
+ * Nothing here shadows the API: /v1/…, /v2/…, /healthz, /readyz, /livez and /openapi.json are
+ * not console routes (/metrics is served on --metrics-listen only).
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';

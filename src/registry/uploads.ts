@@ -118,15 +118,20 @@ export class UploadService {
   }
 
   /**
-   * A whole blob in one request (`POST ?digest=`). A small one is hashed in memory and written
-   * in one piece under its digest; a larger one streams through an upload session like a
-   * chunked push, so its bytes count against the team's allowance (and the open-session cap)
-   * on every node while they arrive, and a crash leaves a session that expiry removes.
+   * A whole blob in one request (`POST ?digest=`). It streams through an upload session like a
+   * chunked push, so where the team's storage is limited its bytes count against the
+   * allowance (and the open-session cap) on every node while they arrive, and a crash leaves a
+   * session that expiry removes. One exception: on object storage an unmetered blob of up to
+   * 5 MiB is hashed in memory and written in one PUT, where a multipart upload would cost
+   * three round trips; memory per request stays within that.
    */
   async putMonolithic(repositoryId: string, digest: string, source: AsyncIterable<Buffer>, length?: number): Promise<{ digest: string; size: number }> {
     const expected = requireDigest(digest);
     const iterator = source[Symbol.asyncIterator]();
     const head: Buffer[] = [];
+    if (!this.driver.sessions.portable || (await this.quota.limitsStorage(repositoryId))) {
+      return this.putThroughSession(repositoryId, expected, head, iterator, length);
+    }
     let headBytes = 0;
     let ended = false;
     while (headBytes <= SMALL_BLOB_BYTES) {
@@ -168,8 +173,11 @@ export class UploadService {
       for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
     }
     try {
-      // One step, so the hash knows every byte arrives in this request (upload-hashes.ts).
-      return await this.complete(repositoryId, upload.id, expected.value, body(), 0, length);
+      // The digest is known up front: bytes the registry already holds cost nothing while they
+      // stream. `last`: every byte arrives in this request, so the hash needs no midstate
+      // (upload-hashes.ts) and the finished digest is kept in the row for a retry on any node.
+      await this.mutex.run(upload.id, () => this.appendLocked(upload, body(), length, true, expected.value));
+      return await this.complete(repositoryId, upload.id, expected.value, undefined);
     } catch (err) {
       await this.cancel(repositoryId, upload.id).catch(() => undefined);
       throw err;
@@ -204,8 +212,11 @@ export class UploadService {
     return expired + orphans;
   }
 
-  /** `last`: the request appends the upload's last bytes and then finishes it. */
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, last = false): Promise<Upload> {
+  /**
+   * `last`: the request appends the upload's last bytes and then finishes it. `digest`: the
+   * blob's digest, when the client named it before sending the bytes.
+   */
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, last = false, digest?: string): Promise<Upload> {
     const state = sessionState(upload, this.driver);
     const hash = await this.hashes.resume(upload, state, last);
     if (hash.sealed) {
@@ -213,7 +224,7 @@ export class UploadService {
     }
     let appended;
     try {
-      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length);
+      const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length, digest);
       appended = await this.driver.sessions.append(upload.id, state, upload.received_bytes, hashing(metered, hash));
     } catch (err) {
       // The hash saw bytes the store did not keep; start again from the recorded state.
@@ -229,7 +240,14 @@ export class UploadService {
       .set({ received_bytes: appended.size, reserved_bytes: 0, reserved_until: null, updated_at: updatedAt, driver_state: driverState, hash_state: hashState })
       .where('id', '=', upload.id)
       .where('received_bytes', '=', upload.received_bytes)
-      .executeTakeFirst();
+      .executeTakeFirst()
+      .catch(async (err: unknown) => {
+        // The database did not record the new bytes (e.g. it is unreachable): the hash and the
+        // store have seen them, the row has not. Drop both; the row's state stays the truth.
+        this.hashes.forget(upload.id);
+        await appended.undo().catch(() => undefined);
+        throw err;
+      });
     if (Number(result.numUpdatedRows) === 0) {
       // Another node moved this upload on; our bytes may be stale.
       await appended.undo();

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { AppError } from '../errors/index.js';
 import { blobKey, BlobNotFoundError, uploadedBlobKey, uploadKey, type BlobDriver, type UploadSessions } from './driver.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './permissions.js';
+import { rejectingWith } from './rejecting.js';
 
 const NOTHING = async (): Promise<void> => undefined;
 
@@ -15,6 +17,23 @@ const NOTHING = async (): Promise<void> => undefined;
  * created 0700 and every file 0600: blobs are the registry's private content.
  */
 export function createFilesystemDriver(root: string): BlobDriver {
+  return translatingFullDisk(createDriver(root), root);
+}
+
+/**
+ * A full disk or an exhausted quota becomes one clear `STORAGE_FULL` (507), whichever write
+ * path met it. The writes themselves leave nothing half-written behind (truncate, temp files).
+ */
+function translatingFullDisk(driver: BlobDriver, root: string): BlobDriver {
+  return rejectingWith(driver, (err) => {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+    const what = code === 'ENOSPC' ? 'no space left on the device' : 'the disk quota is exhausted';
+    return new AppError('STORAGE_FULL', `the blob store at ${root} is full (${what}); free space and push again`, { cause: err });
+  });
+}
+
+function createDriver(root: string): BlobDriver {
   const resolve = (key: string): string => {
     if (key.includes('..') || key.startsWith('/') || key.includes('\0')) throw new Error(`refusing unsafe storage key ${JSON.stringify(key)}`);
     return path.join(root, key);
@@ -50,9 +69,13 @@ export function createFilesystemDriver(root: string): BlobDriver {
     try {
       await handle.writeFile(bytes);
       await handle.sync();
-    } finally {
-      await handle.close();
+    } catch (err) {
+      // A write that failed (a full disk) leaves no temp file behind.
+      await handle.close().catch(() => undefined);
+      await removeFile(temp);
+      throw err;
     }
+    await handle.close();
     await rename(temp, file);
     await fsyncDir(path.dirname(file));
   }

@@ -16,3 +16,4 @@ export { createMemoryDriver } from './memory.js';
 // s3.js is imported on demand (context.ts): the AWS SDK is large.
 export type { S3Options } from './s3.js';
 export { formatMode, restrictFiles, restrictTree, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, type ModeChange } from './permissions.js';
+export { observeDriver, type StorageObserver, type StorageFailure } from './observed.js';

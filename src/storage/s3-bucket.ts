@@ -17,6 +17,9 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { BlobNotFoundError, type StoredObject } from './driver.js';
 import { isNotFound } from './s3-errors.js';
 
+/** Tries per S3 call (the SDK's standard retry strategy): the first and three retries. */
+export const S3_ATTEMPTS = 4;
+
 export interface BucketOptions {
   bucket: string;
   /** Objects live under `prefix/`; empty for the bucket's root. */
@@ -46,7 +49,10 @@ export class S3Bucket {
       // checksums; S3 checks the SigV4 payload hash and part ETags anyway.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      maxAttempts: 3,
+      // A refused connection, a reset, a timeout or a 5xx is tried again after an exponential,
+      // jittered backoff (about 0.1, 0.2, 0.4 s): a blip of the store or the network stays
+      // invisible to clients, an outage answers 503 within about a second.
+      maxAttempts: S3_ATTEMPTS,
       requestHandler: { connectionTimeout: 5_000, socketTimeout: 120_000 },
     });
     this.name = options.bucket;

@@ -46,3 +46,28 @@ export function describeS3Failure(err: unknown, bucket: string, step: 'bucket' |
   }
   return `${e.name ?? 'error'}${http ? ` (HTTP ${http})` : ''}: ${e.message ?? String(err)}`;
 }
+
+/** HTTP statuses of an S3 answer that mean "not now", not "not allowed" or "not there". */
+const TRANSIENT_STATUSES = new Set([500, 502, 503, 504]);
+const TRANSIENT_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeTooSkewed', 'SlowDown', 'ServiceUnavailable', 'InternalError', 'AbortError']);
+
+/**
+ * Whether a failed S3 call means the store cannot be reached or cannot answer right now (the
+ * endpoint refuses connections, times out, or answers 5xx after the SDK's own retries): the
+ * request may succeed later, unchanged. Access denied, a missing bucket and bad requests are not.
+ */
+export function isS3Unavailable(err: unknown): boolean {
+  const e = (err ?? {}) as S3ErrorShape & { cause?: { code?: string } };
+  if (e.$metadata?.httpStatusCode !== undefined && TRANSIENT_STATUSES.has(e.$metadata.httpStatusCode)) return true;
+  if (e.name && TRANSIENT_NAMES.has(e.name)) return true;
+  const code = e.code ?? e.cause?.code;
+  if (code && (NETWORK_CODES.has(code) || code === 'EPIPE' || code === 'ECONNABORTED' || code === 'UND_ERR_SOCKET')) return true;
+  // A response that never completed (the endpoint died mid-answer) has no status at all.
+  return e.$metadata !== undefined && e.$metadata.httpStatusCode === undefined;
+}
+
+/** An S3 answer refusing a write because a user or bucket quota is used up (radosgw, MinIO). */
+export function isS3QuotaExceeded(err: unknown): boolean {
+  const name = (err as S3ErrorShape)?.name;
+  return name === 'QuotaExceeded' || name === 'XMinioAdminBucketQuotaExceeded';
+}

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { AppError } from '../errors/index.js';
 import type { BlobDriver } from './driver.js';
+import { rejectingWith } from './rejecting.js';
 import { S3Bucket, type BucketOptions } from './s3-bucket.js';
-import { describeS3Failure } from './s3-errors.js';
+import { describeS3Failure, isS3QuotaExceeded, isS3Unavailable } from './s3-errors.js';
 import { openObjectReader } from './s3-object-reader.js';
 import { s3Sessions } from './s3-sessions.js';
 
@@ -23,11 +25,19 @@ const DIRECT_READ_URL_SECONDS = 60;
  * Blobs in an S3-compatible bucket under `prefix/`: uploads stream into multipart uploads
  * whose state the database keeps (s3-sessions.ts), reads stream ranges or hand out presigned
  * URLs, listings go page by page. Several nodes may share one bucket and prefix.
+ *
+ * The SDK retries every call that failed for want of the store (refused, reset, timed out,
+ * 5xx) with exponential backoff, S3_ATTEMPTS tries in all: reads are safe to repeat, and so are
+ * S3's writes (a part or object written twice holds the same bytes; a multipart upload
+ * completed twice is no error). A store still unreachable after that is `UNAVAILABLE` (503
+ * with Retry-After) and a used-up quota `STORAGE_FULL` (507), whichever call met it. Nothing
+ * half-written becomes visible: objects appear whole or not at all, and the database row is
+ * written only after `finish`.
  */
 export function createS3Driver(options: S3Options): BlobDriver {
   const bucket = new S3Bucket(options);
   const where = `s3://${options.bucket}/${options.prefix}${options.endpoint ? ` at ${options.endpoint}` : ''}`;
-  return {
+  const driver: BlobDriver = {
     name: 's3',
     stat: (key) => bucket.head(key),
     read: (key, range) => bucket.read(key, range),
@@ -62,4 +72,18 @@ export function createS3Driver(options: S3Options): BlobDriver {
     identity: async () => `s3://${options.bucket}/${options.prefix}`,
     close: async () => bucket.close(),
   };
+  // check() says what is wrong at start in its own words; every other call is translated.
+  const { check, ...calls } = driver;
+  const translated = rejectingWith(calls, (err) => {
+    if (err instanceof AppError) return err;
+    if (isS3QuotaExceeded(err)) {
+      return new AppError('STORAGE_FULL', 'the blob store refused the write: its quota is used up; free space or raise the quota and push again', { cause: err });
+    }
+    if (isS3Unavailable(err)) {
+      // Clients learn what failed, not where the store is; the log has the cause.
+      return new AppError('UNAVAILABLE', 'the blob store is unavailable; try again shortly', { cause: err, headers: { 'Retry-After': '5' } });
+    }
+    return err;
+  });
+  return { ...translated, check };
 }

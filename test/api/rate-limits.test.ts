@@ -212,9 +212,9 @@ describe('requests without a valid token', () => {
     expect((await h.api('/v2/registries', { token: bad(7) })).status).toBe(401);
   });
 
-  it('health, metrics and the OpenAPI description are not limited', async () => {
+  it('health checks and the OpenAPI description are not limited', async () => {
     for (let i = 0; i < PER_MINUTE + 2; i++) {
-      for (const path of ['/healthz', '/metrics', '/openapi.json']) {
+      for (const path of ['/healthz', '/readyz', '/livez', '/openapi.json']) {
         const res = await fetch(`${h.apiUrl}${path}`);
         expect(res.status, path).toBe(200);
         expect(res.headers.get('ratelimit-limit')).toBeNull();

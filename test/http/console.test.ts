@@ -98,8 +98,9 @@ describe.skipIf(!built && !isCI())('the built console on the API listener', () =
     expect([unknown.status, ((await unknown.json()) as { id: string }).id]).toEqual([404, 'not_found']);
     const notAPath = await get('/v2/whatever');
     expect([notAPath.status, notAPath.headers.get('content-type')]).toEqual([404, 'application/json; charset=utf-8']);
-    expect(await (await get('/healthz')).json()).toEqual({ status: 'ok' });
-    expect((await get('/metrics')).headers.get('content-type')).toMatch(/^text\/plain/);
+    expect(await (await get('/healthz')).json()).toMatchObject({ status: 'ok', checks: { database: { status: 'ok' }, storage: { status: 'ok' } } });
+    expect(await (await get('/readyz')).json()).toEqual({ status: 'ready' });
+    expect(await (await get('/livez')).json()).toEqual({ status: 'alive' });
     const openapi = (await (await get('/openapi.json')).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(openapi.paths).every((p) => p.startsWith('/v2/') || p.startsWith('/v1/'))).toBe(true);
     const missingAsset = await get('/assets/missing-12345678.js');

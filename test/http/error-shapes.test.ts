@@ -124,3 +124,19 @@ describe('registry listener errors are all OCI {errors:[…]}', () => {
     expectNoLongEcho(res, 'unknown grant type');
   });
 });
+
+describe('NUL characters in URLs', () => {
+  // PostgreSQL refuses a NUL in text; the fuzzer found lookups that passed one through (a 500).
+  it('are refused with 400 before any lookup, on both listeners, in each envelope', async () => {
+    for (const path of ['/v2/registries/%00', '/v2/registries/shapes/repositories/app/tags?page=1&x=%00', '/v2/registry/%00/garbage-collection']) {
+      const res = await h.api(path);
+      expect(res.status, path).toBe(400);
+      expect(await res.json()).toMatchObject({ id: 'bad_request', message: expect.stringMatching(/NUL/) });
+    }
+    for (const path of ['/v2/shapes/app/tags/list?n=10&last=%00', '/v2/shapes/app%00/manifests/latest', '/v2/shapes/app/manifests/%00']) {
+      const res = await h.registry(path, { auth: jwt });
+      expect(res.status, path).toBe(400);
+      expect(((await res.json()) as { errors: { code: string; message: string }[] }).errors[0]).toMatchObject({ message: expect.stringMatching(/NUL/) });
+    }
+  });
+});

@@ -84,7 +84,21 @@ async function sessionState(t: Team, session: Session): Promise<{ received: numb
   expect(res.status).toBe(204);
   const range = res.headers.get('range')!;
   const id = res.headers.get('docker-upload-uuid')!;
-  return { received: Number(range.split('-')[1]) + (range === '0-0' ? 0 : 1), stored: (await h.ctx.driver.stat(uploadKey(id)))?.size };
+  return { received: Number(range.split('-')[1]) + (range === '0-0' ? 0 : 1), stored: await storedBytes(id) };
+}
+
+/**
+ * What storage holds for a session: its file on disk; or, where sessions are portable (S3),
+ * the parts its recorded state lists plus the tail objects that actually exist.
+ */
+async function storedBytes(id: string): Promise<number | undefined> {
+  if (!h.ctx.driver.sessions.portable) return (await h.ctx.driver.stat(uploadKey(id)))?.size;
+  const row = await h.ctx.db.selectFrom('uploads').select('driver_state').where('id', '=', id).executeTakeFirst();
+  if (!row?.driver_state) return undefined;
+  const state = JSON.parse(row.driver_state) as { parts?: { size: number }[]; tail?: { key: string }[] };
+  let total = (state.parts ?? []).reduce((sum, p) => sum + p.size, 0);
+  for (const t of state.tail ?? []) total += (await h.ctx.driver.stat(t.key))?.size ?? 0;
+  return total;
 }
 
 async function uploadsHeldBy(teamId: string): Promise<number> {

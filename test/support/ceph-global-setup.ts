@@ -3,7 +3,8 @@
  * whole run (ceph.ts), creates the run's bucket and hands it to tests (`inject('s3')`; every
  * server then uses its own prefix in it, see storage.ts); stops it at teardown.
  * BERTH_TEST_S3_ENDPOINT points the run at a radosgw that is already running instead (its
- * user must have the test keys), to save the start-up while developing.
+ * user must have the test keys), to save the start-up while developing; BERTH_TEST_CEPH_CONF
+ * then names its cluster's ceph.conf (tests that start a gateway of their own need it).
  */
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestProject } from 'vitest/node';
@@ -12,6 +13,7 @@ import { isCI } from './tools.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let endpoint = process.env.BERTH_TEST_S3_ENDPOINT;
+  let cephConf = process.env.BERTH_TEST_CEPH_CONF;
   let stop = async () => undefined as void;
   if (!endpoint) {
     const missing = missingCephTools();
@@ -27,6 +29,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const rgw = await startRadosgw();
     console.log(`radosgw: ${rgw.endpoint} ready in ${Date.now() - started} ms`);
     endpoint = rgw.endpoint;
+    cephConf = rgw.conf;
     stop = rgw.stop;
   }
   const bucket = `berth-test-${Date.now().toString(36)}`;
@@ -44,6 +47,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   } finally {
     client.destroy();
   }
-  project.provide('s3', { endpoint, bucket, accessKeyId: TEST_S3_ACCESS_KEY, secretAccessKey: TEST_S3_SECRET_KEY });
+  project.provide('s3', { endpoint, bucket, accessKeyId: TEST_S3_ACCESS_KEY, secretAccessKey: TEST_S3_SECRET_KEY, ...(cephConf ? { cephConf } : {}) });
   return stop;
 }

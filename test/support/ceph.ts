@@ -34,7 +34,62 @@ export interface Radosgw {
   accessKeyId: string;
   secretAccessKey: string;
   dir: string;
+  /** The cluster's ceph.conf: more gateways onto the same data can be started with it (startGateway). */
+  conf: string;
   stop(): Promise<void>;
+}
+
+/** One more radosgw process on a cluster, serving the same buckets on a port of its own. */
+export interface Gateway {
+  /** http://127.0.0.1:PORT, the same across restarts. */
+  endpoint: string;
+  /** Ends the process at once (SIGKILL): the store stops answering mid-request, as in a crash. */
+  kill(): Promise<void>;
+  /** Starts the process again on the same port and waits until it answers. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a radosgw of its own on the cluster `conf` describes (the run's shared cluster), so a
+ * test can take S3 away and bring it back without touching the gateway other tests use.
+ */
+export async function startGateway(conf: string): Promise<Gateway> {
+  const port = await freePort();
+  const endpoint = `http://127.0.0.1:${port}`;
+  const name = `client.rgw.t${randomUUID().slice(0, 8)}`;
+  const dir = join(conf, '..');
+  let child: ChildProcess | undefined;
+  const killOnExit = () => child?.kill('SIGKILL');
+  process.on('exit', killOnExit);
+  const logFile = join(dir, 'log', `${name}.out`);
+  const start = async () => {
+    const out = createWriteStream(logFile, { flags: 'a' });
+    child = spawn('radosgw', ['-c', conf, '-n', name, '--rgw-frontends', `beast endpoint=127.0.0.1:${port}`, '--rgw-data', join(dir, name), '-f'], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(out);
+    child.stderr!.pipe(out);
+    const logs = async () => `--- ${name}\n${(await readFile(logFile, 'utf8').catch(() => '')).split('\n').slice(-15).join('\n')}`;
+    await until(`gateway ${name}`, async () => (await fetch(endpoint, { signal: AbortSignal.timeout(2_000) })).status === 200, 60_000, logs);
+  };
+  const end = async (signal: NodeJS.Signals) => {
+    const current = child;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    const exited = new Promise((resolve) => current.once('exit', resolve));
+    current.kill(signal);
+    const timer = setTimeout(() => current.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return {
+    endpoint,
+    kill: () => end('SIGKILL'),
+    restart: start,
+    stop: async () => {
+      await end('SIGTERM');
+      process.off('exit', killOnExit);
+    },
+  };
 }
 
 function config(dir: string, fsid: string, monPort: number, rgwPort: number, osdBytes: number): string {
@@ -162,7 +217,7 @@ export async function startRadosgw(options: { osdBytes?: number } = {}): Promise
     const endpoint = `http://127.0.0.1:${rgwPort}`;
     await until('radosgw', async () => (await fetch(endpoint, { signal: AbortSignal.timeout(2_000) })).status === 200, 120_000, logs);
     await run('radosgw-admin', [...c, 'user', 'create', '--uid=berth-test', '--display-name=berth-test', `--access-key=${TEST_S3_ACCESS_KEY}`, `--secret=${TEST_S3_SECRET_KEY}`]);
-    return { endpoint, accessKeyId: TEST_S3_ACCESS_KEY, secretAccessKey: TEST_S3_SECRET_KEY, dir, stop };
+    return { endpoint, accessKeyId: TEST_S3_ACCESS_KEY, secretAccessKey: TEST_S3_SECRET_KEY, dir, conf, stop };
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;

@@ -29,6 +29,10 @@ export interface PostgresCluster {
   port: number;
   dir: string;
   stop(): Promise<void>;
+  /** Stops the server (fast shutdown: connections are cut) and keeps its data, to simulate an outage. */
+  pause(): Promise<void>;
+  /** Starts a paused server again on the same port with the same data. */
+  resume(): Promise<void>;
 }
 
 function isRoot(): boolean {
@@ -86,7 +90,7 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
-    const options = [
+    const serverOptions = [
       `-p ${port}`,
       `-k ${dir}`,
       '-c listen_addresses=127.0.0.1',
@@ -95,23 +99,33 @@ export async function startPostgresCluster(): Promise<PostgresCluster> {
       '-c full_page_writes=off',
       '-c max_connections=300',
     ].join(' ');
+    const start = () => pgExec('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start', '-o', serverOptions]);
     try {
-      await pgExec('pg_ctl', ['-D', dataDir, '-l', logFile, '-w', '-t', '60', 'start', '-o', options]);
+      await start();
     } catch (error) {
       const log = await readFile(logFile, 'utf8').catch(() => '');
       lastError = new Error(`${(error as Error).message}\nserver log:\n${log}`);
       continue; // most likely the port was taken in the meantime
     }
     let stopped = false;
+    let paused = false;
     return {
       url: `postgres://postgres@127.0.0.1:${port}/postgres`,
       port,
       dir,
+      async pause() {
+        await pgExec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+        paused = true;
+      },
+      async resume() {
+        await start();
+        paused = false;
+      },
       async stop() {
         if (stopped) return;
         stopped = true;
         try {
-          await pgExec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
+          if (!paused) await pgExec('pg_ctl', ['-D', dataDir, '-m', 'fast', '-w', 'stop']);
         } finally {
           await rm(dir, { recursive: true, force: true, maxRetries: 3 });
         }

@@ -14,6 +14,8 @@ export interface TestS3 {
   bucket: string;
   accessKeyId: string;
   secretAccessKey: string;
+  /** The cluster's ceph.conf, for tests that start a radosgw of their own on it (ceph.ts startGateway). */
+  cephConf?: string;
 }
 
 declare module 'vitest' {

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../config/index.js';
 import { createContext } from '../../context.js';
-import { Metrics } from '../metrics.js';
 import { createApiServer } from './server.js';
 
 /** Where the generated description says the API lives; clients set their own base URL. */
@@ -20,7 +19,7 @@ export async function buildOpenApiDocument(): Promise<Record<string, unknown>> {
     const config = loadConfig({ dataDir, databaseUrl: 'sqlite::memory:', apiUrl: OPENAPI_PLACEHOLDER_URL, logLevel: 'silent' }, {});
     const ctx = await createContext(config);
     try {
-      const app = createApiServer(ctx, new Metrics());
+      const app = createApiServer(ctx);
       await app.ready();
       const document = app.swagger() as unknown as Record<string, unknown>;
       await app.close();

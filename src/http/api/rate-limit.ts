@@ -7,7 +7,7 @@ export interface ApiRateLimits {
   anonymous: MemoryRateLimiter;
 }
 
-const UNLIMITED = new Set(['/healthz', '/metrics', '/openapi.json']);
+const UNLIMITED = new Set(['/healthz', '/readyz', '/livez', '/openapi.json']);
 
 /** Route config of operations that authenticate first and count the request afterwards. */
 export const COUNTED_AFTER_AUTH = { rateLimit: 'after-auth' } as const;

@@ -4,7 +4,8 @@ import type { AppContext } from '../../context.js';
 import { AppError, toDoBody, type ErrorCode } from '../../errors/index.js';
 import { capEcho, truncate } from '../error-replies.js';
 import { createFastify } from '../fastify.js';
-import type { Metrics } from '../metrics.js';
+import { registerHealthRoutes } from '../health.js';
+import { instrumentHttp } from '../metrics.js';
 import { registerConsole } from '../ui.js';
 import { registerGarbageCollectionRoutes } from './garbage-collection.js';
 import { registerLegacyRegistryRoutes } from './legacy-registry.js';
@@ -21,13 +22,17 @@ export interface ApiServerHooks {
   gcChanged?: () => void;
 }
 
-/** The API listener: DigitalOcean's registry API, health, metrics and its OpenAPI description. */
-export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiServerHooks = {}): FastifyInstance {
+/**
+ * The API listener: DigitalOcean's registry API, health and its OpenAPI description. Metrics
+ * are not served here (anyone who reaches the API would read them) but on --metrics-listen.
+ */
+export function createApiServer(ctx: AppContext, hooks: ApiServerHooks = {}): FastifyInstance {
   const app = createFastify(ctx, 'api', {
     body: (err, requestId) => capEcho(toDoBody(err, requestId)),
     translate: fromValidation,
     notFound: () => new AppError('NOT_FOUND'),
   });
+  instrumentHttp(app, 'api', ctx.metrics);
   acceptBodylessJson(app);
   app.addSchema(errorBody);
   registerRateLimit(app, ctx.rateLimits);
@@ -52,14 +57,7 @@ export function createApiServer(ctx: AppContext, metrics: Metrics, hooks: ApiSer
   if (ctx.config.ui) registerConsole(app, app.log);
 
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-  app.get('/healthz', { schema: { hide: true } }, async () => {
-    await ctx.db.selectFrom('teams').select('id').limit(1).execute();
-    return { status: 'ok' };
-  });
-  app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
-    reply.header('Content-Type', metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
+  registerHealthRoutes(app, ctx.health);
   return app;
 }
 

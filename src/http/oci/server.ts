@@ -3,6 +3,8 @@ import type { AppContext } from '../../context.js';
 import { AppError, toOciBody } from '../../errors/index.js';
 import { capEcho, truncate } from '../error-replies.js';
 import { createFastify } from '../fastify.js';
+import { registerHealthRoutes } from '../health.js';
+import { instrumentHttp } from '../metrics.js';
 import { registerTokenRoutes } from '../token/routes.js';
 import { authenticate } from './auth.js';
 import { catalog } from './catalog.js';
@@ -17,6 +19,7 @@ export function createRegistryServer(ctx: AppContext): FastifyInstance {
     headers: { 'Docker-Distribution-API-Version': 'registry/2.0' },
     notFound: (req) => new AppError('NOT_FOUND', `no such endpoint: ${req.method} ${truncate(req.url.split('?')[0]!)}`),
   });
+  instrumentHttp(app, 'registry', ctx.metrics);
 
   // Bodies are streamed by the handlers themselves (blobs) or read with a limit (manifests).
   app.removeAllContentTypeParsers();
@@ -46,5 +49,6 @@ export function createRegistryServer(ctx: AppContext): FastifyInstance {
     },
   });
   registerTokenRoutes(app, ctx);
+  registerHealthRoutes(app, ctx.health);
   return app;
 }

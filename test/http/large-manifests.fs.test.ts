@@ -49,7 +49,8 @@ async function inChunks<T>(items: readonly T[], work: (chunk: T[]) => Promise<un
 async function seedBlobs(contents: Buffer[]): Promise<Blob[]> {
   const blobs = contents.map((c) => ({ digest: digestOf(c), size: c.length, bytes: c }));
   // Plain writes: durability (the driver's fsyncs) is not what these tests are about.
-  const root = h.ctx.config.storage.driver === 'filesystem' ? h.ctx.config.storage.root : '';
+  if (h.ctx.config.storage.driver !== 'filesystem') throw new Error('blobs are seeded as files: run on filesystem storage');
+  const root = h.ctx.config.storage.root;
   await pool(blobs, 32, async (b) => {
     const file = join(root, blobKey(b.digest));
     await mkdir(dirname(file), { recursive: true });

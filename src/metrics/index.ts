@@ -1,0 +1,1 @@
+export { Metrics, statusClass, type StatusClass } from './metrics.js';

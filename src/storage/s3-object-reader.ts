@@ -2,7 +2,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { BlobNotFoundError, type RandomAccessObject } from './driver.js';
 
-/** What the socket reads into each time; every byte is copied from here into the caller's buffers. */
+/** What the socket reads into while no read waits (and for the response head); copied from here into the caller's buffers. */
 const READ_BUFFER_BYTES = 256 * 1024;
 /** Bytes set aside while no read is waiting (the caller is busy writing); beyond this the socket pauses. */
 const STASH_LIMIT = 1024 * 1024;
@@ -30,9 +30,10 @@ interface PendingRead {
  * Why not the SDK's GetObject stream: node:http hands each socket read over as a freshly
  * allocated chunk (64 KiB) that travels through two streams before it is written out again,
  * and that allocation and stream work made a pull from S3 cost several times the CPU that
- * CNCF Distribution spends. Here the socket reads into one buffer (`onread`) whose bytes are
- * copied straight into the pooled buffers the HTTP layer writes to the client
- * (send-random-access.ts): no allocation per chunk, no stream in between. The SDK still
+ * CNCF Distribution spends. Here the socket reads (`onread`) straight into the pooled buffers
+ * the HTTP layer writes to the client (send-random-access.ts) while one of them waits, and
+ * into one buffer of its own otherwise: no allocation per chunk, no stream in between, and
+ * most bytes never copied in user space. The SDK still
  * signs the request (the presigned URL); this only reads one plain HTTP/1.1 response with a
  * Content-Length, which is what S3 GetObject always answers, and refuses anything else.
  */
@@ -133,10 +134,35 @@ export function openObjectReader(url: URL, key: string, range: { start: number; 
       fail(new Error(`S3 answered a GET of ${key} with HTTP ${status}${code ? ` ${code}` : ''}`));
     };
 
-    // The socket always reads into readBuffer.
-    const onRead = (nread: number): boolean => {
-      onBytes(nread, readBuffer);
+    // Where the socket reads next (asked after every read): straight into the waiting read's
+    // buffer when there is one and nothing is set aside, so those bytes are never copied in
+    // user space; otherwise into readBuffer. A direct target is never kept past its read:
+    // the read settles in onRead, and the next target is asked for right after.
+    const nextBuffer = (): Buffer => {
+      if (!pending || head || errorBody || failure || done || stash.length > 0) return readBuffer;
+      return pending.buffer.subarray(pending.offset + pending.filled, pending.offset + pending.length);
+    };
+
+    const onRead = (nread: number, buf: Buffer): boolean => {
+      if (buf === readBuffer) onBytes(nread, readBuffer);
+      else onDirect(nread);
       return true;
+    };
+
+    /** `nread` bytes landed in the waiting read's buffer itself (nextBuffer). */
+    const onDirect = (nread: number): void => {
+      if (failure || done) return;
+      const p = pending;
+      if (!p) return fail(new Error(`S3 GET of ${key}: bytes arrived for a read that is no longer waiting`));
+      received += nread;
+      if (received > expected) return fail(new Error(`S3 sent more than the ${expected} bytes asked for of ${key}`));
+      p.filled += nread;
+      if (p.filled === p.length) settlePending();
+      if (received === expected) {
+        done = true;
+        socket.destroy();
+        if (pending) settlePending();
+      }
     };
 
     const onBytes = (nread: number, buf: Buffer): void => {
@@ -164,7 +190,7 @@ export function openObjectReader(url: URL, key: string, range: { start: number; 
       if (from < nread) deliver(buf, from, nread);
     };
 
-    const options = { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), onread: { buffer: readBuffer, callback: onRead } };
+    const options = { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80), onread: { buffer: nextBuffer, callback: onRead } };
     const socket: net.Socket =
       url.protocol === 'https:'
         ? tls.connect({ ...options, servername: net.isIP(options.host) ? undefined : options.host })

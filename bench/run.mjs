@@ -443,6 +443,7 @@ function fmt(v, row) {
     case 'listings/s': return v.toFixed(2);
     case 'CPU-s/GiB': return v.toFixed(3);
     case 'CPU-ms/image': return v.toFixed(2);
+    case 'ms': return v.toFixed(2);
     default: return v.toFixed(1);
   }
 }

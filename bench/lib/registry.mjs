@@ -1,5 +1,6 @@
 // OCI Distribution client used identically against every server under test.
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { request, check, newAgent } from './http.mjs';
 import { sha256, KiB } from './data.mjs';
 
@@ -124,21 +125,32 @@ export class RegistryClient {
     return { digest, size: buf.length };
   }
 
+  /** HEAD a blob; follows one redirect (Distribution on S3 redirects HEAD too). */
   async headBlob(digest) {
-    return this.req({ method: 'HEAD', url: this.url(`/blobs/${digest}`), expect: [200], read: 'discard' });
+    const res = await this.req({ method: 'HEAD', url: this.url(`/blobs/${digest}`), expect: [200, 307, 302], read: 'discard' });
+    if (res.status === 200) return res;
+    return request({ agent: this.agent, method: 'HEAD', url: this.location(res), expect: [200], read: 'discard' });
   }
 
-  /** GET a blob, hashing it as it streams; verifies size and digest. Follows one redirect. */
+  /**
+   * GET a blob, hashing it as it streams; verifies size and digest. Follows one redirect;
+   * `redirectMs` is how long the registry took to answer with it (null when it did not).
+   */
   async pullBlob(digest, size) {
+    const t0 = performance.now();
     let res = await this.req({ method: 'GET', url: this.url(`/blobs/${digest}`), expect: [200, 307, 302], read: 'sha256' });
+    let redirected = false;
+    let redirectMs = null;
     if (res.status !== 200) {
+      redirectMs = performance.now() - t0;
       const to = this.location(res);
       const sameOrigin = to.origin === new URL(this.target.registryBase).origin;
       res = await request({ agent: this.agent, method: 'GET', url: to, headers: sameOrigin ? this.headers() : {}, expect: [200], read: 'sha256' });
+      redirected = true;
     }
     check(res.bytes === size, `blob GET returned ${res.bytes} bytes, expected ${size}`, res);
     check(res.sha256 === digest, `blob GET body hashes to ${res.sha256}, expected ${digest}`, res);
-    return res;
+    return { ...res, redirected, redirectMs };
   }
 
   async putManifest(ref, bytes, mediaType = OCI_MANIFEST) {

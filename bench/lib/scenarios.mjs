@@ -18,7 +18,21 @@ export function config(quick) {
  * (10 ms) small against the total.
  */
 function cpuRow(what) {
-  return { key: 'cpuPerGiB', title: `server CPU per GiB, ${what} (all repetitions)`, unit: 'CPU-s/GiB', better: 'lower', aggregate: 'cpuPerGiB' };
+  return { key: 'cpuPerGiB', title: `server CPU per GiB, ${what} (all repetitions)`, unit: 'CPU-s/GiB', better: 'lower', aggregate: 'cpuPerGiB', cpuField: 'serverCpuSeconds' };
+}
+
+/**
+ * The same for the object store (radosgw + OSD + monitor) during a server's timed runs, in S3
+ * mode: both servers share the store, so this is what each one makes it spend, reported apart
+ * from the server's own figure.
+ */
+function storageCpuRow(what) {
+  return { key: 'storageCpuPerGiB', title: `radosgw + OSD CPU per GiB, ${what} (all repetitions)`, unit: 'CPU-s/GiB', better: 'lower', aggregate: 'cpuPerGiB', cpuField: 'storageCpuSeconds' };
+}
+
+/** The CPU rows of a blob scenario: the server's, and in S3 mode the store's. */
+function cpuRows(c, what) {
+  return c.storage === 's3' ? [cpuRow(what), storageCpuRow(what)] : [cpuRow(what)];
 }
 
 const fmtSize = (b) => (b >= GiB ? `${b / GiB} GiB` : `${b / MiB} MiB`);
@@ -61,7 +75,7 @@ export const SCENARIOS = [
     repo: 'bench/push',
     sockets: 1,
     reps: (c) => c.blobReps,
-    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob push, monolithic (POST → PUT ?digest= with body)`, unit: 'MiB/s', better: 'higher' }, cpuRow('push, monolithic')],
+    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob push, monolithic (POST → PUT ?digest= with body)`, unit: 'MiB/s', better: 'higher' }, ...cpuRows(c, 'push, monolithic')],
     async run(client, _state, c) {
       const blob = new SyntheticBlob(c.blobSize);
       blob.digest();
@@ -78,7 +92,7 @@ export const SCENARIOS = [
     repo: 'bench/chunked',
     sockets: 1,
     reps: (c) => c.blobReps,
-    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob push, chunked (POST → PATCH ${fmtSize(c.chunkSize)} × ${Math.ceil(c.blobSize / c.chunkSize)} → PUT ?digest=)`, unit: 'MiB/s', better: 'higher' }, cpuRow('push, chunked')],
+    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob push, chunked (POST → PATCH ${fmtSize(c.chunkSize)} × ${Math.ceil(c.blobSize / c.chunkSize)} → PUT ?digest=)`, unit: 'MiB/s', better: 'higher' }, ...cpuRows(c, 'push, chunked')],
     async run(client, _state, c) {
       const blob = new SyntheticBlob(c.blobSize);
       blob.digest();
@@ -95,7 +109,7 @@ export const SCENARIOS = [
     repo: 'bench/pull',
     sockets: 1,
     reps: (c) => c.blobReps,
-    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob pull (GET, streamed, sha256 verified)`, unit: 'MiB/s', better: 'higher' }, cpuRow('pull')],
+    rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob pull (GET, streamed, sha256 verified)`, unit: 'MiB/s', better: 'higher' }, ...cpuRows(c, 'pull')],
     async setup(client, c) {
       const blob = new SyntheticBlob(c.blobSize);
       await client.pushMonolithic(blob);
@@ -103,9 +117,38 @@ export const SCENARIOS = [
     },
     async run(client, { blob }) {
       const t0 = performance.now();
-      await client.pullBlob(blob.digest(), blob.size);
+      const res = await client.pullBlob(blob.digest(), blob.size);
       const secs = secsSince(t0);
+      if (res.redirected) throw new Error('the blob GET was redirected; this scenario measures a server that streams the bytes itself');
       return { mibps: blob.size / MiB / secs, secs, bytes: blob.size };
+    },
+  },
+  {
+    id: 'pull-redirect',
+    aliases: ['redirect'],
+    // S3 only, on a second pair of servers that answer blob GETs with 307 to a presigned URL.
+    storage: 's3',
+    variant: 'redirect',
+    repo: 'bench/pull-redirect',
+    sockets: 1,
+    reps: (c) => c.blobReps,
+    rows: (c) => [
+      { key: 'mibps', title: `${fmtSize(c.blobSize)} blob pull with redirects (GET → 307 → presigned GET from radosgw, sha256 verified)`, unit: 'MiB/s', better: 'higher' },
+      // The only part of a redirected pull the registry serves itself.
+      { key: 'redirectMs', title: 'time to the 307, pull with redirects (the registry\'s own part)', unit: 'ms', better: 'lower' },
+      ...cpuRows(c, 'pull with redirects'),
+    ],
+    async setup(client, c) {
+      const blob = new SyntheticBlob(c.blobSize);
+      await client.pushMonolithic(blob);
+      return { blob };
+    },
+    async run(client, { blob }) {
+      const t0 = performance.now();
+      const res = await client.pullBlob(blob.digest(), blob.size);
+      const secs = secsSince(t0);
+      if (!res.redirected) throw new Error('the blob GET was not redirected (expected 307 to the object store)');
+      return { mibps: blob.size / MiB / secs, secs, bytes: blob.size, redirectMs: res.redirectMs };
     },
   },
   {
@@ -114,7 +157,10 @@ export const SCENARIOS = [
     repo: 'bench/small',
     sockets: (c) => c.smallClients,
     reps: (c) => c.concReps,
-    rows: (c) => [{ key: 'ips', title: `${c.smallClients} clients pushing small images (1 KiB config + 16 KiB layer, HEAD→POST→PATCH→PUT, manifest by tag)`, unit: 'images/s', better: 'higher' }],
+    rows: (c) => [
+      { key: 'ips', title: `${c.smallClients} clients pushing small images (1 KiB config + 16 KiB layer, HEAD→POST→PATCH→PUT, manifest by tag)`, unit: 'images/s', better: 'higher' },
+      { key: 'cpuMsPerImage', title: 'server CPU per small image pushed (all repetitions)', unit: 'CPU-ms/image', better: 'lower', aggregate: 'cpuPerItem', cpuField: 'serverCpuSeconds', itemField: 'images' },
+    ],
     async setup(client, c) {
       const state = { seq: 0 };
       await runWorkers(c.smallClients, c.warmupMs, () => pushSmallImage(client, `warm-${state.seq++}`));

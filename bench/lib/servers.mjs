@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, openSync, closeSyn
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { URLSearchParams } from 'node:url';
 import { request, newAgent, HttpError } from './http.mjs';
 
 export const REGISTRY_NAME = 'bench';
@@ -167,19 +168,37 @@ class Server {
   }
 }
 
-/** CNCF Distribution (docker-registry) with the filesystem driver and no auth. */
-export async function startDistribution({ bin = '/usr/bin/docker-registry', keep = false } = {}) {
+/**
+ * CNCF Distribution (docker-registry) without auth, on the filesystem or, given `s3`, on its
+ * own S3 driver. On S3 its blob server answers GET and HEAD with 307 to a presigned URL unless
+ * told not to (`storage.redirect.disable`, the default since 2.0): `s3.redirect` says which.
+ */
+export async function startDistribution({ bin = '/usr/bin/docker-registry', keep = false, s3 = null } = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-distribution-'));
   const port = await freePort();
   const config = path.join(dir, 'config.yml');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
+  const storage = s3
+    ? [
+      '  s3:',
+      '    region: us-east-1',
+      `    regionendpoint: ${s3.endpoint}`,
+      `    bucket: ${s3.bucket}`,
+      `    accesskey: ${s3.accessKeyId}`,
+      `    secretkey: ${s3.secretAccessKey}`,
+      '    secure: false',
+      '    v4auth: true',
+      `    chunksize: ${s3.chunkSize}`,
+      '  redirect:',
+      `    disable: ${s3.redirect ? 'false' : 'true'}`,
+    ]
+    : ['  filesystem:', `    rootdirectory: ${path.join(dir, 'data')}`];
   writeFileSync(config, [
     'version: 0.1',
     'log:',
     '  level: error',
     'storage:',
-    '  filesystem:',
-    `    rootdirectory: ${path.join(dir, 'data')}`,
+    ...storage,
     '  delete:',
     '    enabled: true',
     'http:',
@@ -187,7 +206,8 @@ export async function startDistribution({ bin = '/usr/bin/docker-registry', keep
     '',
   ].join('\n'));
   const s = new Server('distribution', dir, path.join(dir, 'server.log'), keep);
-  s.spawnLogged(bin, ['serve', config], { env: process.env });
+  // Go's S3 client fails on this machine's AWS_CA_BUNDLE (and needs none for http://).
+  s.spawnLogged(bin, ['serve', config], { env: withoutCaBundle(process.env) });
   s.registryBase = `http://127.0.0.1:${port}`;
   try {
     await s.waitReady(`${s.registryBase}/v2/`);
@@ -199,24 +219,39 @@ export async function startDistribution({ bin = '/usr/bin/docker-registry', keep
   return s;
 }
 
+function withoutCaBundle(env) {
+  const { AWS_CA_BUNDLE: _ignored, ...rest } = env;
+  return rest;
+}
+
 /**
  * Berth from <root>/dist/main.js with a bootstrap token, and one registry named "bench".
  * authorize(repo) fetches a pull,push JWT from the token service (one HTTP exchange, not timed).
  */
-export async function startBerth({ root, keep = false, logLevel = 'warn' }) {
+export async function startBerth({ root, keep = false, logLevel = 'warn', s3 = null, nodeArgs = [] }) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'berth-bench-berth-'));
   const apiPort = await freePort();
   const regPort = await freePort();
   const token = `dop_v1_${randomBytes(32).toString('hex')}`;
   const s = new Server('berth', dir, path.join(dir, 'server.log'), keep);
   const args = [
+    ...nodeArgs,
     path.join(root, 'dist', 'main.js'), 'serve',
     '--data-dir', path.join(dir, 'data'),
     '--api-listen', `127.0.0.1:${apiPort}`,
     '--registry-listen', `127.0.0.1:${regPort}`,
     '--log-level', logLevel,
   ];
-  s.spawnLogged(process.execPath, args, { cwd: dir, env: { ...process.env, BERTH_BOOTSTRAP_TOKEN: token } });
+  let env = { ...process.env, BERTH_BOOTSTRAP_TOKEN: token };
+  if (s3) {
+    // Metadata stays in SQLite under the data dir (one node needs no PostgreSQL); blobs go to
+    // the bucket, credentials through the AWS SDK's default chain, as in production.
+    const q = new URLSearchParams({ endpoint: s3.endpoint, region: 'us-east-1', 'force-path-style': 'true' });
+    args.push('--storage-url', `s3://${s3.bucket}/berth?${q}`);
+    if (s3.redirect) args.push('--storage-redirect');
+    env = { ...withoutCaBundle(env), AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey };
+  }
+  s.spawnLogged(process.execPath, args, { cwd: dir, env });
   s.apiBase = `http://127.0.0.1:${apiPort}`;
   s.registryBase = `http://127.0.0.1:${regPort}`;
   s.service = `127.0.0.1:${regPort}`;

@@ -61,10 +61,10 @@ export class BlobService {
    * Opens a linked blob for positioned reads, when the driver can (see `openRandomAccess` on
    * BlobDriver); undefined otherwise, and the caller streams with `open`.
    */
-  async openRandomAccess(blob: LinkedBlob): Promise<RandomAccessObject | undefined> {
+  async openRandomAccess(blob: LinkedBlob, range?: { start: number; end: number }): Promise<RandomAccessObject | undefined> {
     if (!this.driver.openRandomAccess) return undefined;
     try {
-      return await this.driver.openRandomAccess(blob.key);
+      return await this.driver.openRandomAccess(blob.key, range);
     } catch (err) {
       if (err instanceof BlobNotFoundError) throw new AppError('BLOB_UNKNOWN', `blob ${blob.digest} is recorded but its bytes are missing`, { detail: { digest: blob.digest } });
       throw err;

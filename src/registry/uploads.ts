@@ -89,7 +89,7 @@ export class UploadService {
       let upload = await this.get(repositoryId, uploadId);
       if (source) {
         if (start !== undefined && start !== upload.received_bytes) throw rangeError(upload.received_bytes);
-        upload = await this.appendLocked(upload, source, length);
+        upload = await this.appendLocked(upload, source, length, true);
       }
       const state = sessionState(upload, this.driver);
       // sha256 is checked from the running hash; another algorithm needs the bytes, which a
@@ -173,8 +173,10 @@ export class UploadService {
       for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
     }
     try {
-      // The digest is known up front: bytes the registry already holds cost nothing while they stream.
-      await this.mutex.run(upload.id, () => this.appendLocked(upload, body(), length, expected.value));
+      // The digest is known up front: bytes the registry already holds cost nothing while they
+      // stream. `last`: every byte arrives in this request, so the hash needs no midstate
+      // (upload-hashes.ts) and the finished digest is kept in the row for a retry on any node.
+      await this.mutex.run(upload.id, () => this.appendLocked(upload, body(), length, true, expected.value));
       return await this.complete(repositoryId, upload.id, expected.value, undefined);
     } catch (err) {
       await this.cancel(repositoryId, upload.id).catch(() => undefined);
@@ -210,9 +212,16 @@ export class UploadService {
     return expired + orphans;
   }
 
-  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, digest?: string): Promise<Upload> {
+  /**
+   * `last`: the request appends the upload's last bytes and then finishes it. `digest`: the
+   * blob's digest, when the client named it before sending the bytes.
+   */
+  private async appendLocked(upload: Upload, source: AsyncIterable<Buffer>, length?: number, last = false, digest?: string): Promise<Upload> {
     const state = sessionState(upload, this.driver);
-    const hash = await this.hashes.resume(upload, state);
+    const hash = await this.hashes.resume(upload, state, last);
+    if (hash.sealed) {
+      throw new AppError('BLOB_UPLOAD_INVALID', `upload ${upload.id} took its bytes in a request that was to finish it and did not; it cannot take more: finish it or start a new upload`);
+    }
     let appended;
     try {
       const metered = await this.quota.meterUpload(upload.repository_id, upload.id, source, length, digest);

@@ -46,12 +46,14 @@ export interface BlobDriver {
   /** Releases connections. */
   close?(): Promise<void>;
   /**
-   * Optional: reads at any position into buffers the caller owns. Serving a blob this way
-   * lets the HTTP layer recycle a few buffers instead of allocating one per chunk, which is
-   * most of what a pull costs besides the socket copy. Drivers without cheap random access
-   * (object stores) leave it out and are served through `read`. Throws `BlobNotFoundError`.
+   * Optional: reads into buffers the caller owns. Serving a blob this way lets the HTTP layer
+   * recycle a few buffers instead of allocating one per chunk, which is most of what a pull
+   * costs besides the socket copy. `range` (inclusive) is what the caller will read, front to
+   * back: the filesystem reads at any position and ignores it; S3 opens one GET of that range
+   * and then reads only sequentially. Undefined means "use `read`" (S3: for small ranges).
+   * Throws `BlobNotFoundError`.
    */
-  openRandomAccess?(key: string): Promise<RandomAccessObject>;
+  openRandomAccess?(key: string, range?: { start: number; end: number }): Promise<RandomAccessObject | undefined>;
 }
 
 /** An open object for positioned reads; `close` must be called exactly once. */

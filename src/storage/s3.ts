@@ -4,12 +4,22 @@ import type { BlobDriver } from './driver.js';
 import { rejectingWith } from './rejecting.js';
 import { S3Bucket, type BucketOptions } from './s3-bucket.js';
 import { describeS3Failure, isS3QuotaExceeded, isS3Unavailable } from './s3-errors.js';
+import { openObjectReader } from './s3-object-reader.js';
 import { s3Sessions } from './s3-sessions.js';
 
 export interface S3Options extends BucketOptions {
   /** Size of a multipart part (memory held per upload is a small multiple of it). */
   partSize?: number;
 }
+
+/**
+ * Reads at least this large go through `openObjectReader` (one connection of their own, read
+ * into pooled buffers); smaller ones through the SDK's pooled connections, where setting up a
+ * connection would cost more than the copying saves.
+ */
+const DIRECT_READ_BYTES = 4 * 1024 * 1024;
+/** Lifetime of the presigned URL a direct read opens its connection with (checked only then). */
+const DIRECT_READ_URL_SECONDS = 60;
 
 /**
  * Blobs in an S3-compatible bucket under `prefix/`: uploads stream into multipart uploads
@@ -36,6 +46,10 @@ export function createS3Driver(options: S3Options): BlobDriver {
     list: (prefix) => bucket.list(prefix),
     sessions: s3Sessions(bucket, options.partSize),
     presignGet: (key, ttlSeconds) => bucket.presignGet(key, ttlSeconds),
+    async openRandomAccess(key, range) {
+      if (!range || range.end - range.start + 1 < DIRECT_READ_BYTES) return undefined;
+      return openObjectReader(new URL(await bucket.presignGet(key, DIRECT_READ_URL_SECONDS)), key, range);
+    },
 
     async check() {
       try {

@@ -90,6 +90,23 @@ describe('S3 storage', () => {
     }
   });
 
+  it('keeps a small chunk in the session row, not in S3: the blob is one object when it finishes', async () => {
+    const bytes = randomBytes(20_000);
+    const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
+    const id = start.headers.get('docker-upload-uuid')!;
+    const patched = await a.registry(start.headers.get('location')!, { method: 'PATCH', auth: jwt, body: bytes, headers: { 'content-range': `0-${bytes.length - 1}` } });
+    expect(patched.status).toBe(202);
+    expect(await objects(`uploads/${id}`)).toEqual([]);
+    const row = await a.ctx.db.selectFrom('uploads').select('driver_state').where('id', '=', id).executeTakeFirstOrThrow();
+    expect(JSON.parse(row.driver_state!)).toEqual({ parts: [], tail: [{ inline: bytes.toString('base64'), size: bytes.length }] });
+    const next = patched.headers.get('location')!;
+    const done = await b.registry(`${next}&digest=${digestOf(bytes)}`, { method: 'PUT', auth: jwt });
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await objects(`blobs/sha256/${digestOf(bytes).slice(7, 9)}`)).toEqual([{ key: `blobs/sha256/${digestOf(bytes).slice(7, 9)}/${digestOf(bytes).slice(7)}`, size: bytes.length }]);
+    const get = await a.registry(`/v2/${NAME}/blobs/${digestOf(bytes)}`, { auth: jwt });
+    expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
   it('a chunk that fails on one node is retried on the other from the recorded offset', async () => {
     const bytes = randomBytes(7 * MiB);
     const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
@@ -103,6 +120,34 @@ describe('S3 storage', () => {
     const next = first.headers.get('location')!;
     const rest = await b.registry(`${next}&digest=${digestOf(bytes)}`, { method: 'PUT', auth: jwt, body: bytes.subarray(3 * MiB), headers: { 'content-range': `${3 * MiB}-${7 * MiB - 1}` } });
     expect(rest.status, await rest.clone().text()).toBe(201);
+    const get = await a.registry(`/v2/${NAME}/blobs/${digestOf(bytes)}`, { auth: jwt });
+    expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it('a whole-blob PUT with a wrong digest keeps its bytes and their digest: the right digest finishes it on the other node, more bytes are refused', async () => {
+    const bytes = randomBytes(9 * MiB); // more than a part: a multipart upload
+    const start = await a.registry(`/v2/${NAME}/blobs/uploads/`, { method: 'POST', auth: jwt });
+    const id = start.headers.get('docker-upload-uuid')!;
+    const location = start.headers.get('location')!;
+    const withDigest = (digest: string) => `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`;
+    const bad = await a.registry(withDigest(digestOf(randomBytes(5))), { method: 'PUT', auth: jwt, body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: { code: string }[] }).errors[0]!.code).toBe('DIGEST_INVALID');
+    // Hashed natively in one go: the row keeps the finished digest instead of a midstate.
+    const row = () => a.ctx.db.selectFrom('uploads').select(['received_bytes', 'hash_state', 'driver_state']).where('id', '=', id).executeTakeFirstOrThrow();
+    const kept = await row();
+    expect(kept.received_bytes).toBe(bytes.length);
+    expect(kept.hash_state).toBe(`sealed:${digestOf(bytes)}`);
+
+    const more = await b.registry(location, { method: 'PATCH', auth: jwt, body: randomBytes(10), headers: { 'content-range': `${bytes.length}-${bytes.length + 9}` } });
+    expect(more.status).toBe(400);
+    const error = ((await more.json()) as { errors: { code: string; message: string }[] }).errors[0]!;
+    expect(error.code).toBe('BLOB_UPLOAD_INVALID');
+    expect(error.message).toMatch(/cannot take more/);
+    expect(await row()).toEqual(kept);
+
+    const good = await b.registry(withDigest(digestOf(bytes)), { method: 'PUT', auth: jwt });
+    expect(good.status, await good.clone().text()).toBe(201);
     const get = await a.registry(`/v2/${NAME}/blobs/${digestOf(bytes)}`, { auth: jwt });
     expect(Buffer.from(await get.arrayBuffer()).equals(bytes)).toBe(true);
   });

@@ -93,8 +93,9 @@ export async function getBlob(r: OciRequest, digest: string, head: boolean): Pro
     r.reply.send(Buffer.alloc(0));
     return;
   }
-  const object = await r.ctx.blobs.openRandomAccess(stat);
-  if (object) return sendRandomAccess(r.reply, object, range?.start ?? 0, range?.end ?? stat.size - 1);
+  const span = range ?? { start: 0, end: stat.size - 1 };
+  const object = await r.ctx.blobs.openRandomAccess(stat, span);
+  if (object) return sendRandomAccess(r.reply, object, span.start, span.end);
   r.reply.send(exactly(await r.ctx.blobs.open(stat, range), range ? range.end - range.start + 1 : stat.size));
 }
 

@@ -110,6 +110,33 @@ describe('S3 direct reads', () => {
     }
   });
 
+  it('falls back to the SDK when the store answers in a way the direct reader refuses', async () => {
+    // A proxy in front of radosgw that sends every GET body chunked: valid HTTP that the SDK
+    // reads and the direct reader refuses. The Host header is kept, so signatures still hold.
+    const upstream = new URL(testS3Options(prefix).endpoint!);
+    const proxy = await serve((req, res) => {
+      const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        const headers = { ...answer.headers };
+        if (req.method === 'GET') delete headers['content-length'];
+        res.writeHead(answer.statusCode!, headers);
+        answer.pipe(res);
+      });
+      req.pipe(forward);
+    });
+    const proxied = createS3Driver({ ...testS3Options(prefix), endpoint: new URL(proxy.url).origin });
+    try {
+      const range = { start: 1, end: bytes.length - 2 };
+      expect(await proxied.openRandomAccess!('blobs/sha256/ab/abcd', range)).toBeUndefined();
+      const chunks: Buffer[] = [];
+      for await (const chunk of await proxied.read('blobs/sha256/ab/abcd', range)) chunks.push(chunk as Buffer);
+      expect(Buffer.concat(chunks).equals(bytes.subarray(range.start, range.end + 1))).toBe(true);
+      await expect(proxied.openRandomAccess!('blobs/sha256/00/missing', range)).rejects.toBeInstanceOf(BlobNotFoundError);
+    } finally {
+      await proxied.close?.();
+      proxy.server.close();
+    }
+  });
+
   it('closing part-way drops the connection', async () => {
     let closed!: () => void;
     const gone = new Promise<void>((resolve) => (closed = resolve));

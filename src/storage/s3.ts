@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { AppError } from '../errors/index.js';
-import type { BlobDriver } from './driver.js';
+import { BlobNotFoundError, type BlobDriver } from './driver.js';
 import { rejectingWith } from './rejecting.js';
 import { S3Bucket, type BucketOptions } from './s3-bucket.js';
 import { describeS3Failure, isS3QuotaExceeded, isS3Unavailable } from './s3-errors.js';
@@ -48,7 +48,15 @@ export function createS3Driver(options: S3Options): BlobDriver {
     presignGet: (key, ttlSeconds) => bucket.presignGet(key, ttlSeconds),
     async openRandomAccess(key, range) {
       if (!range || range.end - range.start + 1 < DIRECT_READ_BYTES) return undefined;
-      return openObjectReader(new URL(await bucket.presignGet(key, DIRECT_READ_URL_SECONDS)), key, range);
+      try {
+        return await openObjectReader(new URL(await bucket.presignGet(key, DIRECT_READ_URL_SECONDS)), key, range);
+      } catch (err) {
+        if (err instanceof BlobNotFoundError) throw err;
+        // The direct reader tries once and reads only the plainest answer; the SDK's read
+        // retries with backoff and speaks every dialect, so a blip or an unusual store costs
+        // speed, not the pull.
+        return undefined;
+      }
     },
 
     async check() {

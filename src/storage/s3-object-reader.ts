@@ -13,6 +13,14 @@ const ERROR_BODY_LIMIT = 16 * 1024;
 const CONNECT_TIMEOUT_MS = 5_000;
 const IDLE_TIMEOUT_MS = 120_000;
 
+/**
+ * The store holds fewer bytes than the read asked for (the blob's row says more than S3 has):
+ * a fact about the object, not about the connection, so no other way of reading helps.
+ */
+export class StoredSizeMismatchError extends Error {
+  override name = 'StoredSizeMismatchError';
+}
+
 interface PendingRead {
   buffer: Buffer;
   offset: number;
@@ -136,7 +144,7 @@ export function openObjectReader(url: URL, key: string, range: { start: number; 
       } else if (range.start !== 0) {
         return fail(new Error(`S3 ignored the Range of a GET of ${key}`));
       }
-      if (length !== expected) return fail(new Error(`stored object ${key} is ${size} bytes; bytes ${range.start}-${range.end} of it were asked for`));
+      if (length !== expected) return fail(new StoredSizeMismatchError(`stored object ${key} is ${size} bytes; bytes ${range.start}-${range.end} of it were asked for`));
       opened = true;
       resolveOpen(reader(size));
     };

@@ -4,7 +4,7 @@ import { BlobNotFoundError, type BlobDriver } from './driver.js';
 import { rejectingWith } from './rejecting.js';
 import { S3Bucket, type BucketOptions } from './s3-bucket.js';
 import { describeS3Failure, isS3QuotaExceeded, isS3Unavailable } from './s3-errors.js';
-import { openObjectReader } from './s3-object-reader.js';
+import { openObjectReader, StoredSizeMismatchError } from './s3-object-reader.js';
 import { s3Sessions } from './s3-sessions.js';
 
 export interface S3Options extends BucketOptions {
@@ -51,10 +51,11 @@ export function createS3Driver(options: S3Options): BlobDriver {
       try {
         return await openObjectReader(new URL(await bucket.presignGet(key, DIRECT_READ_URL_SECONDS)), key, range);
       } catch (err) {
-        if (err instanceof BlobNotFoundError) throw err;
-        // The direct reader tries once and reads only the plainest answer; the SDK's read
-        // retries with backoff and speaks every dialect, so a blip or an unusual store costs
-        // speed, not the pull.
+        // What the store said about the object holds for any reader. Otherwise: the direct
+        // reader tries once and reads only the plainest answer, while the SDK's read retries
+        // with backoff and speaks every dialect, so a blip or an unusual store costs speed,
+        // not the pull.
+        if (err instanceof BlobNotFoundError || err instanceof StoredSizeMismatchError) throw err;
         return undefined;
       }
     },

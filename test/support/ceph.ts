@@ -154,8 +154,7 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
 /**
  * Starts the cluster; `stop()` ends every daemon and removes the directory. A failed start is
  * tried again from scratch with fresh ports: when two clusters start at once on one machine
- * (two test runs), both may be handed the same free port for their monitors, and the loser's
- * OSD then meets the winner's monitor ("wrong fsid").
+ * (two test runs), both may be handed the same free port for their monitors.
  */
 export async function startRadosgw(options: { osdBytes?: number } = {}): Promise<Radosgw> {
   const missing = missingCephTools();
@@ -166,7 +165,7 @@ export async function startRadosgw(options: { osdBytes?: number } = {}): Promise
       return await startCluster(options);
     } catch (error) {
       if (attempt >= attempts) throw error;
-      console.warn(`ceph: start attempt ${attempt} of ${attempts} failed, trying again with fresh ports: ${(error as Error).message.split('\n')[0]}`);
+      console.warn(`ceph: start attempt ${attempt} of ${attempts} failed, trying again with fresh ports: ${(error as Error).message}`);
     }
   }
 }
@@ -188,7 +187,7 @@ async function startCluster(options: { osdBytes?: number }): Promise<Radosgw> {
   };
   process.on('exit', killAll);
   const daemon = (tool: string, args: string[], name: string) => {
-    const out = createWriteStream(join(dir, 'log', `${name}.out`));
+    const out = createWriteStream(join(dir, 'log', `${name}.out`), { flags: 'a' });
     const child = spawn(tool, [...c, ...args, '-f'], { cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.pipe(out);
     child.stderr.pipe(out);
@@ -227,8 +226,28 @@ async function startCluster(options: { osdBytes?: number }): Promise<Radosgw> {
     const id = (await run('ceph', [...c, 'osd', 'new', osdUuid], 30_000)).trim();
     if (id !== '0') throw new Error(`ceph: expected OSD id 0, got ${id}`);
     await run('ceph-osd', [...c, '-i', '0', '--mkfs', '--osd-uuid', osdUuid], 120_000);
-    daemon('ceph-osd', ['-i', '0'], 'osd0');
-    await until('OSD', async () => JSON.parse(await run('ceph', [...c, 'osd', 'stat', '-f', 'json'], 10_000)).num_up_osds === 1, 120_000, logs);
+    // ceph-osd sometimes exits right after starting: its first monitor command can leave before
+    // it has the monitor map, carry no fsid, and be refused ("mon_cmd_maybe_osd_create fail:
+    // 'wrong fsid'", then "init unable to update_crush_device_class"). Seen on a quiet machine
+    // about one start in three; starting the OSD again is enough.
+    let osd = daemon('ceph-osd', ['-i', '0'], 'osd0');
+    let osdStarts = 1;
+    await until(
+      'OSD',
+      async () => {
+        if (osd.exitCode !== null || osd.signalCode !== null) {
+          if (osdStarts < 5) {
+            console.warn(`ceph: the OSD exited at start (${osd.exitCode ?? osd.signalCode}); starting it again`);
+            osd = daemon('ceph-osd', ['-i', '0'], 'osd0');
+            osdStarts++;
+          }
+          return false;
+        }
+        return JSON.parse(await run('ceph', [...c, 'osd', 'stat', '-f', 'json'], 10_000)).num_up_osds === 1;
+      },
+      120_000,
+      logs,
+    );
 
     daemon('radosgw', ['-n', 'client.rgw.a'], 'rgw');
     const endpoint = `http://127.0.0.1:${rgwPort}`;

@@ -7,6 +7,7 @@ import type { DatabaseConfig } from '../config/index.js';
 import { withAvailability, type AvailabilityOptions } from './availability.js';
 import { migrations } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { cachingStatements } from './statement-cache.js';
 
 export type Db = Kysely<Database>;
 
@@ -49,7 +50,7 @@ export function connectDatabase(config: DatabaseConfig, options: ConnectOptions 
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 10000');
-    return new Kysely<Database>({ dialect: withAvailability(new SqliteDialect({ database: sqlite }), options.availability), log: options.log });
+    return new Kysely<Database>({ dialect: withAvailability(new SqliteDialect({ database: cachingStatements(sqlite) }), options.availability), log: options.log });
   }
   const pool = new pg.Pool({
     connectionString: config.url,

@@ -7,7 +7,6 @@
  * waits (retrying with backoff) for the database to return, a write fails at once.
  */
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, onTestFinished, test } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
 import { createContext } from '../../src/context.js';
@@ -19,7 +18,7 @@ import { OCI_MANIFEST, sha256Digest } from '../support/images.js';
 import { freePort, startPostgresCluster, type PostgresCluster } from '../support/postgres.js';
 import { basicAuth, registryFetch, registryToken } from '../support/registry.js';
 import { startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
-import { eventually, pushBlob, pushImage, scrape, startUpload, sleep, total } from './support.js';
+import { createDatabase, eventually, pushBlob, pushImage, scrape, startUpload, sleep, total } from './support.js';
 
 let cluster: PostgresCluster;
 /** Whether a test left the cluster stopped (it failed midway): the next one needs it running. */
@@ -35,16 +34,8 @@ async function resume(): Promise<void> {
   paused = false;
 }
 
-async function newDatabase(): Promise<string> {
-  const name = `o_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: cluster.url });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return cluster.url.replace(/\/postgres$/, `/${name}`);
+function newDatabase(): Promise<string> {
+  return createDatabase(cluster.url, 'o');
 }
 
 interface Attempt {

@@ -11,19 +11,18 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectDatabase, migrateToLatest, type Db } from '../../src/db/index.js';
 import { copyMetadata, CopyProgress, COPIED_TABLES } from '../../src/ops/metadata.js';
 import { dockerRef, expectSuccess, skopeo, SKOPEO_TOOLS } from '../support/clients.js';
 import { testDatabaseUrl, testDialect } from '../support/database.js';
-import { buildImage, buildMultiArchImage, IMAGE_TOOLS, OCI_MANIFEST, resolveTag, sha256Digest } from '../support/images.js';
+import { buildImage, buildMultiArchImage, IMAGE_TOOLS, OCI_MANIFEST, sha256Digest } from '../support/images.js';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres.js';
 import { registryFetch, registryToken } from '../support/registry.js';
 import { MAIN_JS, REPO_ROOT, startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
 import { requireTools } from '../support/tools.js';
-import { berthOk, berthRefuses, cleanEnv, pushImage, tableCounts } from './support.js';
+import { berthOk, berthRefuses, cleanEnv, createDatabase, expectImagesPullVerified, pushImage, tableCounts, type PushedImage } from './support.js';
 
 const skip = requireTools([...SKOPEO_TOOLS, ...IMAGE_TOOLS]);
 
@@ -33,15 +32,7 @@ let cluster: PostgresCluster | undefined;
 async function newPostgresDatabase(): Promise<string> {
   if (testDialect() === 'postgres') return testDatabaseUrl();
   cluster ??= await startPostgresCluster();
-  const name = `m_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: cluster.url });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return cluster.url.replace(/\/postgres$/, `/${name}`);
+  return createDatabase(cluster.url, 'm');
 }
 
 /** Blob objects under a storage root, by key. */
@@ -53,20 +44,13 @@ async function storedBlobs(root: string): Promise<string[]> {
   return keys.sort();
 }
 
-interface Pushed {
-  repo: string;
-  tag: string;
-  digest: string;
-  multi?: boolean;
-}
-
 describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
   let source: TestServer;
   let sourceDir: string;
   let sourceDb: string;
   let registry: string;
   let credentials: Credentials;
-  const images: Pushed[] = [];
+  const images: PushedImage[] = [];
   const servers: TestServer[] = [];
 
   beforeAll(async () => {
@@ -109,25 +93,6 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
     for (const s of servers) await s.stop();
     await cluster?.stop();
   });
-
-  /** Pulls every image from `target` with skopeo and checks its digest and every blob. */
-  async function expectAllPullVerified(target: TestServer): Promise<void> {
-    const authfile = await target.writeAuthFile({ auths: { [target.registryHost]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } } });
-    for (const image of images) {
-      const out = await makeTempDir('pull');
-      expectSuccess(
-        await skopeo(['copy', '--src-tls-verify=false', '--authfile', authfile, ...(image.multi ? ['--all'] : []), '--preserve-digests', dockerRef(target, image.repo, image.tag), `oci:${out}:${image.tag}`]),
-        target,
-      );
-      expect((await resolveTag(out, image.tag)).digest, `${image.repo}:${image.tag}`).toBe(image.digest);
-      for (const name of await readdir(join(out, 'blobs', 'sha256'))) {
-        expect(sha256Digest(await readFile(join(out, 'blobs', 'sha256', name))), `blob ${name}`).toBe(`sha256:${name}`);
-      }
-    }
-    const token = await registryToken(target, credentials, `repository:${registry}/many:pull`);
-    const tags = (await (await registryFetch(target, token, `/v2/${registry}/many/tags/list?n=1000`)).json()) as { tags: string[] };
-    expect(tags.tags).toHaveLength(612);
-  }
 
   test('SQLite → PostgreSQL and another directory: interrupted once, resumed without copying anything twice, then pulls verified', async () => {
     const targetDb = await newPostgresDatabase();
@@ -181,7 +146,7 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
 
     const target = await startServer({ databaseUrl: targetDb, storageUrl: `file:${targetStorage}` });
     servers.push(target);
-    await expectAllPullVerified(target);
+    await expectImagesPullVerified(target, credentials, images);
     await target.stop();
 
     // And back to the embedded default, into yet another directory.
@@ -190,7 +155,7 @@ describe.skipIf(skip)('migrate-data', { timeout: 300_000 }, () => {
     expect(back).toMatch(new RegExp(`copied now: ${sourceBlobs.length} `));
     const embedded = await startServer({ dataDir: backDir, databaseUrl: `sqlite:${join(backDir, 'berth.db')}`, storageUrl: `file:${backDir}` });
     servers.push(embedded);
-    await expectAllPullVerified(embedded);
+    await expectImagesPullVerified(embedded, credentials, images);
   });
 
   test('refusals: a wrong URL, the same database, storage flags alone, a target with other data or objects; nothing is written', async () => {

@@ -7,27 +7,20 @@
  * verified with skopeo.
  */
 import { spawn } from 'node:child_process';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { dockerRef, expectSuccess, skopeo, SKOPEO_TOOLS } from '../support/clients.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { buildImage, buildMultiArchImage, IMAGE_TOOLS, resolveTag, sha256Digest } from '../support/images.js';
+import { buildImage, buildMultiArchImage, IMAGE_TOOLS, sha256Digest } from '../support/images.js';
 import { MAIN_JS, REPO_ROOT, startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
 import { testS3, testStorageUrl } from '../support/storage.js';
 import { makeTempDir } from '../support/tmp.js';
 import { requireTools } from '../support/tools.js';
-import { berthOk, cleanEnv, eventually, tableCounts, withStorage } from './support.js';
+import { berthOk, cleanEnv, eventually, expectImagesPullVerified, tableCounts, withStorage, type PushedImage } from './support.js';
 
 const skip = requireTools([...SKOPEO_TOOLS, ...IMAGE_TOOLS]);
-
-interface Pushed {
-  repo: string;
-  tag: string;
-  digest: string;
-  multi?: boolean;
-}
 
 /** Multipart uploads in progress under `prefix/` of the run's bucket. */
 async function multipartUploads(prefix: string): Promise<number> {
@@ -58,7 +51,7 @@ describe.skipIf(skip)('migrate-data: SQLite and the filesystem to PostgreSQL and
   let sourceDb: string;
   let registry: string;
   let credentials: Credentials;
-  const images: Pushed[] = [];
+  const images: PushedImage[] = [];
   const servers: TestServer[] = [];
   const sourceDigests: string[] = [];
 
@@ -145,17 +138,6 @@ describe.skipIf(skip)('migrate-data: SQLite and the filesystem to PostgreSQL and
     // Berth starts on the target as the migration left it and serves every image.
     const target = await startServer({ databaseUrl: targetDb, storageUrl: targetStorage });
     servers.push(target);
-    const authfile = await target.writeAuthFile({ auths: { [target.registryHost]: { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') } } });
-    for (const image of images) {
-      const out = await makeTempDir('pull');
-      expectSuccess(
-        await skopeo(['copy', '--src-tls-verify=false', '--authfile', authfile, ...(image.multi ? ['--all'] : []), '--preserve-digests', dockerRef(target, image.repo, image.tag), `oci:${out}:${image.tag}`]),
-        target,
-      );
-      expect((await resolveTag(out, image.tag)).digest, `${image.repo}:${image.tag}`).toBe(image.digest);
-      for (const name of await readdir(join(out, 'blobs', 'sha256'))) {
-        expect(sha256Digest(await readFile(join(out, 'blobs', 'sha256', name))), `blob ${name}`).toBe(`sha256:${name}`);
-      }
-    }
+    await expectImagesPullVerified(target, credentials, images);
   });
 });

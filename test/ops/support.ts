@@ -1,12 +1,17 @@
 /** Helpers for the operator tests: Prometheus scrapes, raw pushes, polling. */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { OCI_MANIFEST, sha256Digest } from '../support/images.js';
+import { expect } from 'vitest';
+import { dockerRef, expectSuccess, skopeo } from '../support/clients.js';
+import { OCI_MANIFEST, resolveTag, sha256Digest } from '../support/images.js';
 import { run, type RunResult } from '../support/exec.js';
 import { registryFetch } from '../support/registry.js';
-import { MAIN_JS, REPO_ROOT, type TestServer } from '../support/server.js';
+import { MAIN_JS, REPO_ROOT, type Credentials, type TestServer } from '../support/server.js';
+import { makeTempDir } from '../support/tmp.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createDriver } from '../../src/context.js';
 import type { BlobDriver } from '../../src/storage/index.js';
@@ -208,4 +213,43 @@ export function storedKeys(storageUrl: string): Promise<string[]> {
     for await (const object of driver.list('blobs')) keys.push(object.key);
     return keys.sort();
   });
+}
+
+/** A new, empty database on the PostgreSQL cluster at `clusterUrl` (its `postgres` database); its URL. */
+export async function createDatabase(clusterUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  const client = new pg.Client({ connectionString: clusterUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  return clusterUrl.replace(/\/postgres$/, `/${name}`);
+}
+
+/** An image a test pushed, to pull back later. */
+export interface PushedImage {
+  repo: string;
+  tag: string;
+  digest: string;
+  /** A multi-architecture index: pulled with every platform. */
+  multi?: boolean;
+}
+
+/** Pulls every image from `target` with skopeo and checks its digest and the bytes of every blob. */
+export async function expectImagesPullVerified(target: TestServer, credentials: Credentials, images: PushedImage[]): Promise<void> {
+  const auth = Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64');
+  const authfile = await target.writeAuthFile({ auths: { [target.registryHost]: { auth } } });
+  for (const image of images) {
+    const out = await makeTempDir('pull');
+    expectSuccess(
+      await skopeo(['copy', '--src-tls-verify=false', '--authfile', authfile, ...(image.multi ? ['--all'] : []), '--preserve-digests', dockerRef(target, image.repo, image.tag), `oci:${out}:${image.tag}`]),
+      target,
+    );
+    expect((await resolveTag(out, image.tag)).digest, `${image.repo}:${image.tag}`).toBe(image.digest);
+    for (const name of await readdir(join(out, 'blobs', 'sha256'))) {
+      expect(sha256Digest(await readFile(join(out, 'blobs', 'sha256', name))), `blob ${name}`).toBe(`sha256:${name}`);
+    }
+  }
 }

@@ -80,6 +80,19 @@ export function fillPath(template: string, values: Record<string, string>): stri
   });
 }
 
+/** The operations of both trees that take page and per_page (DigitalOcean's reference), sorted. */
+export const PAGINATED_OPERATIONS = [
+  'registries_list_garbageCollections',
+  'registries_list_repositoriesV2',
+  'registries_list_repositoryManifests',
+  'registries_list_repositoryTags',
+  'registry_list_garbageCollections',
+  'registry_list_repositories',
+  'registry_list_repositoriesV2',
+  'registry_list_repositoryManifests',
+  'registry_list_repositoryTags',
+].sort();
+
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';

@@ -62,6 +62,13 @@ async function runWorkers(n, durationMs, fn) {
   return { count, secs: secsSince(t0) };
 }
 
+/** Setup of the pull scenarios: one blob of the configured size, pushed untimed. */
+async function pushBlobToPull(client, c) {
+  const blob = new SyntheticBlob(c.blobSize);
+  await client.pushMonolithic(blob);
+  return { blob };
+}
+
 async function verifyBlob(client, blob) {
   const head = await client.headBlob(blob.digest());
   const len = head.headers['content-length'];
@@ -110,11 +117,7 @@ export const SCENARIOS = [
     sockets: 1,
     reps: (c) => c.blobReps,
     rows: (c) => [{ key: 'mibps', title: `${fmtSize(c.blobSize)} blob pull (GET, streamed, sha256 verified)`, unit: 'MiB/s', better: 'higher' }, ...cpuRows(c, 'pull')],
-    async setup(client, c) {
-      const blob = new SyntheticBlob(c.blobSize);
-      await client.pushMonolithic(blob);
-      return { blob };
-    },
+    setup: pushBlobToPull,
     async run(client, { blob }) {
       const t0 = performance.now();
       const res = await client.pullBlob(blob.digest(), blob.size);
@@ -138,11 +141,7 @@ export const SCENARIOS = [
       { key: 'redirectMs', title: 'time to the 307, pull with redirects (the registry\'s own part)', unit: 'ms', better: 'lower' },
       ...cpuRows(c, 'pull with redirects'),
     ],
-    async setup(client, c) {
-      const blob = new SyntheticBlob(c.blobSize);
-      await client.pushMonolithic(blob);
-      return { blob };
-    },
+    setup: pushBlobToPull,
     async run(client, { blob }) {
       const t0 = performance.now();
       const res = await client.pullBlob(blob.digest(), blob.size);

@@ -7,7 +7,7 @@ import type { UsageService } from './usage.js';
 /** Hooks the push path calls before anything is stored. */
 export interface PushQuota {
   /** Before a repository is created by a push. */
-  checkNewRepository(registryId: string): Promise<void>;
+  checkNewRepository(registryId: string, name: string): Promise<void>;
   /**
    * Before a blob's bytes are committed or linked into a repository. Called once early (to
    * refuse before storing anything) and again inside the recording transaction with `tx`,
@@ -66,9 +66,9 @@ export class TierQuota implements PushQuota {
       .map((t) => t.slug);
   }
 
-  async checkNewRepository(registryId: string): Promise<void> {
+  async checkNewRepository(registryId: string, name: string): Promise<void> {
     const team = await this.teamOfRegistry(registryId);
-    await this.checkRepositoryAllowance(team.id, tierOfTeam(this.tiers, team));
+    await this.checkRepositoryAllowance(team.id, tierOfTeam(this.tiers, team), { registryId, name });
   }
 
   async checkBlob(repositoryId: string, digest: string, size: number, tx?: Db, uploadId?: string): Promise<void> {
@@ -242,7 +242,7 @@ export class TierQuota implements PushQuota {
   }
 
   /** Refuses one more repository when the others already use the tier's allowance. */
-  private async checkRepositoryAllowance(teamId: string, tier: Tier, except?: string, q: Db = this.db): Promise<void> {
+  private async checkRepositoryAllowance(teamId: string, tier: Tier, except?: string | { registryId: string; name: string }, q: Db = this.db): Promise<void> {
     if (tier.included_repositories === 0) return;
     const count = await this.usage.teamRepositories(teamId, except, q);
     if (count >= tier.included_repositories) {

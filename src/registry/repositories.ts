@@ -54,7 +54,7 @@ export class RepositoryService {
   async ensure(registryId: string, path: string): Promise<Repository> {
     const existing = await this.find(registryId, path);
     if (existing) return existing;
-    await this.quota.checkNewRepository(registryId);
+    await this.quota.checkNewRepository(registryId, path);
     await this.db
       .insertInto('repositories')
       .values({ id: randomUUID(), registry_id: registryId, name: path, created_at: Date.now() })

@@ -43,7 +43,12 @@ export class UsageService {
    * whose abandoned uploads expired) keeps its row but no longer counts: it is not listed, and
    * the API cannot delete it either. `except` leaves one repository out of the count.
    */
-  async teamRepositories(teamId: string, except?: string, q: Db = this.db): Promise<number> {
+  /**
+   * Repositories of the team that hold content, leaving out `except`: a repository's id, or
+   * the name a first push is about to create (which a concurrent first push to the same name
+   * may have created already: that one is not another repository).
+   */
+  async teamRepositories(teamId: string, except?: string | { registryId: string; name: string }, q: Db = this.db): Promise<number> {
     let query = q
       .selectFrom('repositories as r')
       .innerJoin('registries as g', 'g.id', 'r.registry_id')
@@ -56,7 +61,8 @@ export class UsageService {
           eb.exists(eb.selectFrom('uploads as u').select('u.id').whereRef('u.repository_id', '=', 'r.id')),
         ]),
       );
-    if (except !== undefined) query = query.where('r.id', '!=', except);
+    if (typeof except === 'string') query = query.where('r.id', '!=', except);
+    else if (except) query = query.where((eb) => eb.not(eb.and([eb('r.registry_id', '=', except.registryId), eb('r.name', '=', except.name)])));
     const row = await query.executeTakeFirstOrThrow();
     return Number(row.n);
   }

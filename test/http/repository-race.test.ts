@@ -99,3 +99,21 @@ describe('simultaneous first pushes on two nodes', () => {
     }
   });
 });
+
+describe('simultaneous first pushes into one new repository', () => {
+  it('are all accepted on a one-repository tier: the repository another push just created is not another one', async () => {
+    for (let round = 0; round < 4; round++) {
+      const name = `same-${round}`;
+      const jwt = await starterTeam(name);
+      // As a client pushing an image's layers in parallel into a repository it has never used.
+      const statuses = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) => {
+          const server = i % 2 === 0 ? one : two;
+          const res = await fetch(`${server.registryUrl}/v2/${name}/a/blobs/uploads/`, { method: 'POST', headers: { authorization: `Bearer ${jwt}` } });
+          return `${res.status} ${await res.text()}`.trim();
+        }),
+      );
+      expect(statuses.filter((s) => s.startsWith('202')), `round ${round}: ${statuses.join('; ')}`).toHaveLength(8);
+    }
+  });
+});

@@ -5,6 +5,10 @@ import { missingCephTools, TEST_S3_ACCESS_KEY, TEST_S3_SECRET_KEY } from './test
 import { missingPostgresTools } from './test/support/postgres.js';
 import { isCI } from './test/support/tools.js';
 
+// The AWS SDK prints an eight-line notice about Node 22 whenever a client is made, in the
+// test processes as in Berth (src/main.ts silences it there); it says nothing about a test.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 // Every test file runs three times: on SQLite, on PostgreSQL (both with filesystem storage),
 // and on PostgreSQL with S3 storage (a throw-away Ceph radosgw). Tests learn the dialect from
 // BERTH_TEST_DIALECT and the storage from BERTH_TEST_STORAGE, and get databases and storage

@@ -41,7 +41,8 @@ describe.skipIf(skip)('containerd', { timeout: 180_000 }, () => {
   };
 
   beforeAll(async () => {
-    server = await startServer({ args: testStorage() === 's3' ? ['--storage-redirect'] : [] });
+    // Request lines are logged at info: the push test reads them for containerd's mounts.
+    server = await startServer({ args: ['--log-level', 'info', ...(testStorage() === 's3' ? ['--storage-redirect'] : [])] });
     registry = uniqueName('ctr');
     await server.createRegistry(registry);
     const rw = await server.dockerCredentials(registry, { readWrite: true });
@@ -65,6 +66,11 @@ describe.skipIf(skip)('containerd', { timeout: 180_000 }, () => {
     const pulled = ok(await containerd.ctr(['images', 'pull', '--plain-http', '--user', readOnly, ref('app', 'v1')], 'by-tag'));
     expect(pulled.stdout).toContain(`unpacking linux/amd64 ${image.digest}`);
     expect(await containerd.imageDigest(ref('app', 'v1'), 'by-tag')).toBe(image.digest);
+    if (testStorage() === 's3') {
+      // The layer's bytes came from radosgw: Berth answered its GET with the redirect.
+      const get = server.logs.split('\n').find((line) => line.includes('"method":"GET"') && line.includes(`/v2/${registry}/app/blobs/${image.layers[0]}`));
+      expect(get, 'no blob GET in the server log').toContain('"status":307');
+    }
 
     ok(await containerd.ctr(['images', 'pull', '--plain-http', '--user', readOnly, ref('app', image.digest)], 'by-digest'));
     expect(await containerd.imageDigest(ref('app', image.digest), 'by-digest')).toBe(image.digest);
@@ -88,6 +94,11 @@ describe.skipIf(skip)('containerd', { timeout: 180_000 }, () => {
     ok(await containerd.ctr(['images', 'tag', ref('app', 'v1'), ref('copy', 'v2')], 'push'));
     ok(await containerd.ctr(['images', 'push', '--plain-http', '--user', readWrite, ref('copy', 'v2')], 'push'));
     expect(sha256Digest(await skopeoInspectRaw(server, authfile, `${registry}/copy`, 'v2'))).toBe(image.digest);
+    // containerd remembered where it pulled each blob from and mounted them instead of uploading.
+    for (const blob of [image.config, ...image.layers]) {
+      const mount = server.logs.split('\n').find((line) => line.includes(`/v2/${registry}/copy/blobs/uploads/?mount=${blob}&from=${registry}/app`));
+      expect(mount, `no cross-repository mount of ${blob} in the server log`).toContain('"status":201');
+    }
   });
 
   test('a push on read-only credentials is refused and leaves nothing behind', async () => {

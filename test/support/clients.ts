@@ -1,6 +1,6 @@
 /**
- * Real container clients against a test server: skopeo and podman (root, with isolated vfs
- * storage). Commands never throw on failure; use `expectSuccess` / `expectFailure` so that a
+ * Real container clients against a test server: skopeo, podman and buildah (root, with isolated
+ * vfs storage). Commands never throw on failure; use `expectSuccess` / `expectFailure` so that a
  * failure message carries the command's output and the server's recent logs.
  */
 import { rmSync } from 'node:fs';
@@ -54,40 +54,46 @@ export async function skopeoInspectRaw(server: TestServer, authfile: string, rep
   return Buffer.from(result.stdout, 'utf8');
 }
 
-/** A podman with its own storage, run root, tmp dir and auth file, all in a new temp dir. */
-export interface Podman {
+/** podman or buildah with its own storage, run root and auth file, all in a new temp dir. */
+export interface IsolatedClient {
   authfile: string;
   run(args: string[]): Promise<RunResult>;
   /** Removes the storage (also done when the test process exits). */
   cleanup(): Promise<void>;
 }
+export type Podman = IsolatedClient;
+export type Buildah = IsolatedClient;
 
-const podmanDirs = new Set<string>();
+export const BUILDAH_TOOLS = ['buildah'] as const;
+
+const storageDirs = new Set<string>();
 process.on('exit', () => {
-  for (const dir of podmanDirs) rmSync(dir, { recursive: true, force: true });
+  for (const dir of storageDirs) rmSync(dir, { recursive: true, force: true });
 });
 
-export async function isolatedPodman(): Promise<Podman> {
+async function isolated(tool: 'podman' | 'buildah', extraGlobal: (dir: string) => string[]): Promise<IsolatedClient> {
   // podman refuses a runroot longer than 50 characters, so this one lives directly in /tmp
   // rather than under the run's temporary root.
-  const dir = await mkdtemp(join(tmpdir(), 'podman-'));
-  podmanDirs.add(dir);
+  const dir = await mkdtemp(join(tmpdir(), `${tool}-`));
+  storageDirs.add(dir);
   const authfile = join(dir, 'auth.json');
-  const global = [
-    '--root', join(dir, 'root'),
-    '--runroot', join(dir, 'runroot'),
-    '--tmpdir', join(dir, 'tmp'),
-    '--storage-driver', 'vfs',
-    '--events-backend', 'file',
-    '--cgroup-manager', 'cgroupfs',
-  ];
+  const global = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs', ...extraGlobal(dir)];
   const env = { ...process.env, REGISTRY_AUTH_FILE: authfile, TMPDIR: dir };
   return {
     authfile,
-    run: (args) => run('podman', [...global, ...args], { env, timeoutMs: CLIENT_TIMEOUT_MS }),
+    run: (args) => run(tool, [...global, ...args], { env, timeoutMs: CLIENT_TIMEOUT_MS }),
     async cleanup() {
-      podmanDirs.delete(dir);
+      storageDirs.delete(dir);
       await rm(dir, { recursive: true, force: true, maxRetries: 3 });
     },
   };
+}
+
+export function isolatedPodman(): Promise<Podman> {
+  return isolated('podman', (dir) => ['--tmpdir', join(dir, 'tmp'), '--events-backend', 'file', '--cgroup-manager', 'cgroupfs']);
+}
+
+/** buildah never runs a container here: `from`, `copy`, `config`, `commit` and `push` need none. */
+export function isolatedBuildah(): Promise<Buildah> {
+  return isolated('buildah', () => []);
 }

@@ -364,43 +364,30 @@ for (const algorithm of ['sha256', 'sha512'] as Algorithm[]) {
         });
       }
 
-      describe('mount: POST ?mount=&from= of a blob in another repository', () => {
-        const b = blob();
-        it('answers 201 with Docker-Content-Digest, and the Location serves the blob', async () => {
-          await pushAny(REPO2, b.digest, b.bytes);
-          const reply = await mount(REPO1, REPO2, b.digest);
-          expectStatus(reply, 201);
-          expectDigestHeader(reply, b.digest);
-          await verifyBlobLocation(reply, b.bytes);
+      const mounts = [
+        { title: 'mount: POST ?mount=&from= of a blob in another repository', from: REPO2, answer: 'answers 201 with Docker-Content-Digest, and the Location serves the blob' },
+        { title: 'mount anonymous: POST ?mount= without from', from: undefined, answer: 'answers 201 for a blob the credential can pull elsewhere, and the Location serves it' },
+      ];
+      for (const { title, from, answer } of mounts) {
+        describe(title, () => {
+          const b = blob();
+          it(answer, async () => {
+            await pushAny(REPO2, b.digest, b.bytes);
+            const reply = await mount(REPO1, from, b.digest);
+            expectStatus(reply, 201);
+            expectDigestHeader(reply, b.digest);
+            await verifyBlobLocation(reply, b.bytes);
+          });
+          it('HEAD and GET in the target answer 200 with the blob', async () => {
+            await headBlob(REPO1, b.digest, b.bytes);
+            await getBlob(REPO1, b.digest, b.bytes);
+          });
+          it('DELETE in both repositories answers 202', async () => {
+            await deleteBlob(REPO1, b.digest);
+            await deleteBlob(REPO2, b.digest);
+          });
         });
-        it('HEAD and GET in the target answer 200 with the blob', async () => {
-          await headBlob(REPO1, b.digest, b.bytes);
-          await getBlob(REPO1, b.digest, b.bytes);
-        });
-        it('DELETE in both repositories answers 202', async () => {
-          await deleteBlob(REPO1, b.digest);
-          await deleteBlob(REPO2, b.digest);
-        });
-      });
-
-      describe('mount anonymous: POST ?mount= without from', () => {
-        const b = blob();
-        it('answers 201 for a blob the credential can pull elsewhere, and the Location serves it', async () => {
-          await pushAny(REPO2, b.digest, b.bytes);
-          const reply = await mount(REPO1, undefined, b.digest);
-          expectStatus(reply, 201);
-          expectDigestHeader(reply, b.digest);
-          await verifyBlobLocation(reply, b.bytes);
-        });
-        it('HEAD and GET in the target answer 200 with the blob', async () => {
-          await headBlob(REPO1, b.digest, b.bytes);
-          await getBlob(REPO1, b.digest, b.bytes);
-        });
-        it('DELETE in both repositories answers 202', async () => {
-          await deleteBlob(REPO1, b.digest);
-          await deleteBlob(REPO2, b.digest);
-        });
-      });
+      }
 
       describe('mount missing: POST ?mount=&from= of a blob the source does not have', () => {
         const b = blob();

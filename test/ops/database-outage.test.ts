@@ -15,10 +15,11 @@ import { createMemoryDriver } from '../../src/storage/index.js';
 import { makeTempDir } from '../support/tmp.js';
 import { AppError } from '../../src/errors/index.js';
 import { OCI_MANIFEST, sha256Digest } from '../support/images.js';
+import { createPostgresDatabase } from '../support/database.js';
 import { freePort, startPostgresCluster, type PostgresCluster } from '../support/postgres.js';
 import { basicAuth, registryFetch, registryToken } from '../support/registry.js';
 import { startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
-import { createDatabase, eventually, pushBlob, pushImage, scrape, startUpload, sleep, total } from './support.js';
+import { eventually, pushBlob, pushImage, scrape, startUpload, sleep, total } from './support.js';
 
 let cluster: PostgresCluster;
 /** Whether a test left the cluster stopped (it failed midway): the next one needs it running. */
@@ -35,7 +36,7 @@ async function resume(): Promise<void> {
 }
 
 function newDatabase(): Promise<string> {
-  return createDatabase(cluster.url, 'o');
+  return createPostgresDatabase(cluster.url, 'o');
 }
 
 interface Attempt {

@@ -15,14 +15,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { connectDatabase, migrateToLatest, type Db } from '../../src/db/index.js';
 import { copyMetadata, CopyProgress, COPIED_TABLES } from '../../src/ops/metadata.js';
 import { dockerRef, expectSuccess, skopeo, SKOPEO_TOOLS } from '../support/clients.js';
-import { testDatabaseUrl, testDialect } from '../support/database.js';
+import { createPostgresDatabase, testDatabaseUrl, testDialect } from '../support/database.js';
 import { buildImage, buildMultiArchImage, IMAGE_TOOLS, OCI_MANIFEST, sha256Digest } from '../support/images.js';
 import { startPostgresCluster, type PostgresCluster } from '../support/postgres.js';
 import { registryFetch, registryToken } from '../support/registry.js';
 import { MAIN_JS, REPO_ROOT, startServer, uniqueName, type Credentials, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
 import { requireTools } from '../support/tools.js';
-import { berthOk, berthRefuses, cleanEnv, createDatabase, expectImagesPullVerified, pushImage, tableCounts, type PushedImage } from './support.js';
+import { berthOk, berthRefuses, cleanEnv, expectImagesPullVerified, pushImage, tableCounts, type PushedImage } from './support.js';
 
 const skip = requireTools([...SKOPEO_TOOLS, ...IMAGE_TOOLS]);
 
@@ -32,7 +32,7 @@ let cluster: PostgresCluster | undefined;
 async function newPostgresDatabase(): Promise<string> {
   if (testDialect() === 'postgres') return testDatabaseUrl();
   cluster ??= await startPostgresCluster();
-  return createDatabase(cluster.url, 'm');
+  return createPostgresDatabase(cluster.url, 'm');
 }
 
 /** Blob objects under a storage root, by key. */

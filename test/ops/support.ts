@@ -215,19 +215,6 @@ export function storedKeys(storageUrl: string): Promise<string[]> {
   });
 }
 
-/** A new, empty database on the PostgreSQL cluster at `clusterUrl` (its `postgres` database); its URL. */
-export async function createDatabase(clusterUrl: string, prefix: string): Promise<string> {
-  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
-  const client = new pg.Client({ connectionString: clusterUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  return clusterUrl.replace(/\/postgres$/, `/${name}`);
-}
-
 /** An image a test pushed, to pull back later. */
 export interface PushedImage {
   repo: string;

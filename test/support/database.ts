@@ -32,7 +32,12 @@ export async function testDatabaseUrl(): Promise<string> {
   if (!adminUrl) {
     throw new Error('postgresUrl was not provided: run through the `postgres` Vitest project (its global setup starts the cluster)');
   }
-  const name = `t_${randomBytes(8).toString('hex')}`;
+  return createPostgresDatabase(adminUrl, 't');
+}
+
+/** A new, empty database `<prefix>_<random>` on the PostgreSQL cluster `adminUrl` points at; its URL. */
+export async function createPostgresDatabase(adminUrl: string, prefix: string): Promise<string> {
+  const name = `${prefix}_${randomBytes(8).toString('hex')}`;
   const client = new pg.Client({ connectionString: adminUrl });
   await client.connect();
   try {

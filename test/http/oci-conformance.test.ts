@@ -89,22 +89,24 @@ async function verifyBlobLocation(reply: Reply, bytes: Buffer): Promise<void> {
   expectBody(get, bytes);
 }
 
+/** The reply that ends a push: 400 for a wrong digest, else 201 with the digest and a Location serving the blob. */
+async function expectPushFinished(reply: Reply, digest: string, bytes: Buffer, bad: boolean): Promise<void> {
+  if (bad) return expectStatus(reply, 400);
+  expectStatus(reply, 201);
+  expectDigestHeader(reply, digest);
+  await verifyBlobLocation(reply, bytes);
+}
+
 async function pushPostOnly(repo: string, digest: string, bytes: Buffer, bad = false): Promise<void> {
   const post = await client.call('POST', withQuery(uploadsPath(repo), 'digest', digest), { headers: OCTETS, body: bytes });
-  if (bad) return expectStatus(post, 400);
-  expectStatus(post, 201);
-  expectDigestHeader(post, digest);
-  await verifyBlobLocation(post, bytes);
+  await expectPushFinished(post, digest, bytes, bad);
 }
 
 async function pushPostPut(repo: string, digest: string, bytes: Buffer, bad = false): Promise<void> {
   const post = await client.call('POST', uploadsPath(repo));
   expectStatus(post, 202);
   const put = await client.call('PUT', withQuery(location(post), 'digest', digest), { headers: OCTETS, body: bytes });
-  if (bad) return expectStatus(put, 400);
-  expectStatus(put, 201);
-  expectDigestHeader(put, digest);
-  await verifyBlobLocation(put, bytes);
+  await expectPushFinished(put, digest, bytes, bad);
 }
 
 async function pushStream(repo: string, digest: string, bytes: Buffer, bad = false): Promise<void> {
@@ -113,10 +115,7 @@ async function pushStream(repo: string, digest: string, bytes: Buffer, bad = fal
   const patch = await client.call('PATCH', location(post), { headers: OCTETS, body: streamed(bytes) });
   expectStatus(patch, 202);
   const put = await client.call('PUT', withQuery(location(patch), 'digest', digest), { headers: OCTETS });
-  if (bad) return expectStatus(put, 400);
-  expectStatus(put, 201);
-  expectDigestHeader(put, digest);
-  await verifyBlobLocation(put, bytes);
+  await expectPushFinished(put, digest, bytes, bad);
 }
 
 interface ChunkedOptions {
@@ -161,21 +160,14 @@ async function pushChunked(repo: string, digest: string, bytes: Buffer, options:
     const chunk = { headers: { ...OCTETS, 'content-range': `${start}-${last}` }, body: bytes.subarray(start, last + 1) };
     if (options.putLastChunk && last === bytes.length - 1) {
       finished = await client.call('PUT', withQuery(loc, 'digest', digest), chunk);
-      if (options.bad) return expectStatus(finished, 400);
-      expectStatus(finished, 201);
     } else {
       const patch = await client.call('PATCH', loc, chunk);
       expectStatus(patch, 202);
       loc = location(patch);
     }
   }
-  if (!options.putLastChunk) {
-    finished = await client.call('PUT', withQuery(loc, 'digest', digest), { headers: OCTETS });
-    if (options.bad) return expectStatus(finished, 400);
-    expectStatus(finished, 201);
-  }
-  expectDigestHeader(finished!, digest);
-  await verifyBlobLocation(finished!, bytes);
+  if (!options.putLastChunk) finished = await client.call('PUT', withQuery(loc, 'digest', digest), { headers: OCTETS });
+  await expectPushFinished(finished!, digest, bytes, options.bad === true);
 }
 
 /** A mount: 201 when the registry links the blob, 202 (an upload session) when it cannot. */

@@ -102,6 +102,12 @@ function tarOf(name: string, content: Buffer): Buffer {
   return Buffer.concat([header, content, padding, Buffer.alloc(1024)]);
 }
 
+/** The annotations asked for, plus one unique to this document when `annotationUniq` is set. */
+function annotationsFor(opts: GenOptions): Record<string, string> | undefined {
+  if (!opts.annotationUniq) return opts.annotations;
+  return { ...opts.annotations, [`org.example.${randomText()}`]: randomText() };
+}
+
 function withExtraField<T extends object>(value: T, extra: boolean | undefined): T | (T & Record<string, string>) {
   return extra ? { ...value, [`org.${randomText()}`]: randomText() } : value;
 }
@@ -177,32 +183,17 @@ export class TestData {
   }
 
   genManifest(config: Descriptor, layers: Descriptor[], opts: GenOptions = {}): string {
-    let annotations = opts.annotations;
-    if (opts.annotationUniq) annotations = { ...annotations, [`org.example.${randomText()}`]: randomText() };
-    const manifest = withExtraField(
-      {
-        schemaVersion: 2,
-        mediaType: MT.ociImage,
-        ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
-        config,
-        layers,
-        ...(opts.subject ? { subject: opts.subject } : {}),
-        ...(annotations ? { annotations } : {}),
-      },
-      opts.extraField,
-    );
-    const body = Buffer.from(JSON.stringify(manifest));
-    const digest = this.addManifest(body, MT.ociImage, opts);
-    if (opts.subject) {
-      this.addReferrer(opts.subject.digest, {
-        mediaType: MT.ociImage,
-        artifactType: opts.artifactType ?? config.mediaType,
-        digest,
-        size: body.length,
-        ...(annotations ? { annotations } : {}),
-      });
-    }
-    return digest;
+    const annotations = annotationsFor(opts);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MT.ociImage,
+      ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
+      config,
+      layers,
+      ...(opts.subject ? { subject: opts.subject } : {}),
+      ...(annotations ? { annotations } : {}),
+    };
+    return this.addDocument(manifest, MT.ociImage, opts.artifactType ?? config.mediaType, annotations, opts);
   }
 
   /** An image: layers (or artifact blobs), a config, and the manifest. */
@@ -232,25 +223,29 @@ export class TestData {
   }
 
   genIndex(platforms: (Platform | undefined)[], manifests: string[], opts: GenOptions = {}): string {
-    let annotations = opts.annotations;
-    if (opts.annotationUniq) annotations = { ...annotations, [`org.example.${randomText()}`]: randomText() };
-    const index = withExtraField(
-      {
-        schemaVersion: 2,
-        mediaType: MT.ociIndex,
-        ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
-        manifests: manifests.map((m, i) => ({ ...this.desc.get(m)!, ...(platforms[i] ? { platform: platforms[i] } : {}) })),
-        ...(opts.subject ? { subject: opts.subject } : {}),
-        ...(annotations ? { annotations } : {}),
-      },
-      opts.extraField,
-    );
-    const body = Buffer.from(JSON.stringify(index));
-    const digest = this.addManifest(body, MT.ociIndex, opts);
+    const annotations = annotationsFor(opts);
+    const index = {
+      schemaVersion: 2,
+      mediaType: MT.ociIndex,
+      ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
+      manifests: manifests.map((m, i) => ({ ...this.desc.get(m)!, ...(platforms[i] ? { platform: platforms[i] } : {}) })),
+      ...(opts.subject ? { subject: opts.subject } : {}),
+      ...(annotations ? { annotations } : {}),
+    };
+    return this.addDocument(index, MT.ociIndex, opts.artifactType, annotations, opts);
+  }
+
+  /**
+   * Stores a manifest or index (with the extra field when asked) and, when it has a subject,
+   * records it as a referrer the subject should list, with `artifactType` if there is one.
+   */
+  private addDocument(document: object, mediaType: string, artifactType: string | undefined, annotations: Record<string, string> | undefined, opts: GenOptions): string {
+    const body = Buffer.from(JSON.stringify(withExtraField(document, opts.extraField)));
+    const digest = this.addManifest(body, mediaType, opts);
     if (opts.subject) {
       this.addReferrer(opts.subject.digest, {
-        mediaType: MT.ociIndex,
-        ...(opts.artifactType ? { artifactType: opts.artifactType } : {}),
+        mediaType,
+        ...(artifactType ? { artifactType } : {}),
         digest,
         size: body.length,
         ...(annotations ? { annotations } : {}),

@@ -8,7 +8,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { BUILDAH_TOOLS, dockerRef, expectSuccess, isolatedBuildah, skopeo, skopeoInspectRaw, SKOPEO_TOOLS, type Buildah } from '../support/clients.js';
+import { type Buildah, BUILDAH_TOOLS, expectSuccess, isolatedBuildah, SKOPEO_TOOLS, skopeoInspectRaw, skopeoPush } from '../support/clients.js';
 import { buildImage, buildMultiArchImage, IMAGE_TOOLS, OCI_INDEX, sha256Digest, type MultiArchImage, type SingleImage } from '../support/images.js';
 import { startServer, uniqueName, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -35,9 +35,8 @@ describe.skipIf(skip)('buildah', { timeout: 180_000 }, () => {
     const config = await server.dockerCredentials(registry, { readWrite: true });
     authfile = await server.writeAuthFile(config);
     [base, multi, buildah] = await Promise.all([buildImage(), buildMultiArchImage(), isolatedBuildah()]);
-    const copy = ['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile];
-    expectSuccess(await skopeo([...copy, base.ref, dockerRef(server, `${registry}/base`, 'v1')]), server);
-    expectSuccess(await skopeo([...copy, '--all', multi.ref, dockerRef(server, `${registry}/multi`, 'v1')]), server);
+    await skopeoPush(server, authfile, base.ref, `${registry}/base`, 'v1');
+    await skopeoPush(server, authfile, multi.ref, `${registry}/multi`, 'v1', { all: true });
     const { password } = server.credentialsOf(config);
     const login = await ok(['login', '--tls-verify=false', '--authfile', buildah.authfile, '-u', 'x', '-p', password, server.registryHost]);
     expect(login.stdout).toMatch(/Login Succeeded/i);

@@ -10,7 +10,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { expectFailure, expectSuccess, skopeo, skopeoInspectRaw, SKOPEO_TOOLS, dockerRef } from '../support/clients.js';
+import { dockerRef, expectFailure, expectSuccess, skopeo, SKOPEO_TOOLS, skopeoInspectRaw, skopeoPush } from '../support/clients.js';
 import { CONTAINERD_TOOLS, startContainerd, type Containerd } from '../support/containerd.js';
 import type { RunResult } from '../support/exec.js';
 import { buildImage, buildMultiArchImage, IMAGE_TOOLS, sha256Digest, type MultiArchImage, type SingleImage } from '../support/images.js';
@@ -52,9 +52,8 @@ describe.skipIf(skip)('containerd', { timeout: 180_000 }, () => {
     readWrite = userPassword(server.credentialsOf(rw));
     readOnly = userPassword(server.credentialsOf(ro));
     [image, multi, containerd] = await Promise.all([buildImage(), buildMultiArchImage(), startContainerd()]);
-    const copy = ['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile];
-    expectSuccess(await skopeo([...copy, image.ref, dockerRef(server, `${registry}/app`, 'v1')]), server);
-    expectSuccess(await skopeo([...copy, '--all', multi.ref, dockerRef(server, `${registry}/multi`, 'v1')]), server);
+    await skopeoPush(server, authfile, image.ref, `${registry}/app`, 'v1');
+    await skopeoPush(server, authfile, multi.ref, `${registry}/multi`, 'v1', { all: true });
   }, 180_000);
 
   afterAll(async () => {

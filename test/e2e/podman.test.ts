@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { dockerRef, expectSuccess, isolatedPodman, PODMAN_TOOLS, skopeo, skopeoInspectRaw, SKOPEO_TOOLS, type Podman } from '../support/clients.js';
+import { expectSuccess, isolatedPodman, type Podman, PODMAN_TOOLS, SKOPEO_TOOLS, skopeoInspectRaw, skopeoPush } from '../support/clients.js';
 import { buildImage, buildMultiArchImage, IMAGE_TOOLS, sha256Digest, type MultiArchImage, type SingleImage } from '../support/images.js';
 import { startServer, uniqueName, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -32,9 +32,8 @@ describe.skipIf(skip)('podman', { timeout: 120_000 }, () => {
     password = server.credentialsOf(config).password;
     podman = await isolatedPodman();
     [image, multi] = await Promise.all([buildImage(), buildMultiArchImage()]);
-    const copy = ['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile];
-    expectSuccess(await skopeo([...copy, image.ref, dockerRef(server, `${registry}/app`, 'v1')]), server);
-    expectSuccess(await skopeo([...copy, '--all', multi.ref, dockerRef(server, `${registry}/multi`, 'v1')]), server);
+    await skopeoPush(server, authfile, image.ref, `${registry}/app`, 'v1');
+    await skopeoPush(server, authfile, multi.ref, `${registry}/multi`, 'v1', { all: true });
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@
  * with a message the user can act on, and nothing is written.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { dockerRef, expectFailure, expectSuccess, isolatedPodman, PODMAN_TOOLS, skopeo, SKOPEO_TOOLS, type Podman } from '../support/clients.js';
+import { dockerRef, expectFailure, expectSuccess, isolatedPodman, type Podman, PODMAN_TOOLS, skopeo, SKOPEO_TOOLS, skopeoPush } from '../support/clients.js';
 import { buildImage, IMAGE_TOOLS, resolveTag, type SingleImage } from '../support/images.js';
 import { startServer, uniqueName, type TestServer } from '../support/server.js';
 import { makeTempDir } from '../support/tmp.js';
@@ -33,10 +33,7 @@ describe.skipIf(skip)('read-only credentials', { timeout: 120_000 }, () => {
     readerPassword = server.credentialsOf(readOnly).password;
     podman = await isolatedPodman();
     image = await buildImage();
-    expectSuccess(
-      await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', writer, image.ref, dockerRef(server, `${registry}/app`, 'v1')]),
-      server,
-    );
+    await skopeoPush(server, writer, image.ref, `${registry}/app`, 'v1');
   });
 
   afterAll(async () => {

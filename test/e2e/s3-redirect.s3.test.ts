@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { dockerRef, expectSuccess, isolatedPodman, PODMAN_TOOLS, skopeo, SKOPEO_TOOLS, type Podman } from '../support/clients.js';
+import { dockerRef, expectSuccess, isolatedPodman, type Podman, PODMAN_TOOLS, skopeo, SKOPEO_TOOLS, skopeoPush } from '../support/clients.js';
 import { buildImage, IMAGE_TOOLS, resolveTag, sha256Digest, type SingleImage } from '../support/images.js';
 import { registryFetch, registryToken } from '../support/registry.js';
 import { startServer, uniqueName, type TestServer } from '../support/server.js';
@@ -36,10 +36,7 @@ describe.skipIf(skip)('blob GETs redirected to S3', { timeout: 180_000 }, () => 
     password = server.credentialsOf(config).password;
     image = await buildImage({ randomLayerBytes: 12 * 1024 * 1024 });
     podman = await isolatedPodman();
-    expectSuccess(
-      await skopeo(['copy', '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile, image.ref, dockerRef(server, `${registry}/app`, 'v1')]),
-      server,
-    );
+    await skopeoPush(server, authfile, image.ref, `${registry}/app`, 'v1');
   }, 180_000); // servers, an image and its push: slow on a busy machine
 
   afterAll(async () => {

@@ -45,6 +45,15 @@ export function dockerRef(server: TestServer, repository: string, reference: str
   return `docker://${server.registryHost}/${repository}${separator}${reference}`;
 }
 
+/**
+ * Pushes an image from an OCI layout (`oci:<dir>:<tag>`) to `repository:tag` with skopeo, its
+ * digests preserved; `all` copies every platform of an index. Fails the test if skopeo fails.
+ */
+export async function skopeoPush(server: TestServer, authfile: string, source: string, repository: string, tag: string, options: { all?: boolean } = {}): Promise<void> {
+  const all = options.all ? ['--all'] : [];
+  expectSuccess(await skopeo(['copy', ...all, '--preserve-digests', '--dest-tls-verify=false', '--authfile', authfile, source, dockerRef(server, repository, tag)]), server);
+}
+
 /** `skopeo inspect --raw` of a docker:// reference; returns stdout as bytes (exact manifest). */
 export async function skopeoInspectRaw(server: TestServer, authfile: string, repository: string, reference: string): Promise<Buffer> {
   const result = expectSuccess(
